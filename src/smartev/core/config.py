@@ -1,0 +1,129 @@
+"""Configuration, read once at start into a frozen, typed :class:`Settings`.
+
+Sources, each overriding the one before: built-in defaults, a TOML file, environment variables
+``SMARTEV_<NAME>`` (``SMARTEV_<SECTION>__<NAME>`` for a nested section), and explicit overrides
+(command-line options). The TOML file is ``$SMARTEV_CONFIG`` if set, else ``./smartev.toml`` if it
+exists. Unknown keys are errors, not silently ignored, and every error names where the bad value
+came from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smartev.core.errors import ConfigError
+
+ENV_PREFIX = "SMARTEV_"
+CONFIG_ENV = "SMARTEV_CONFIG"
+DEFAULT_CONFIG_FILE = Path("smartev.toml")
+
+
+def default_data_dir() -> Path:
+    """Where smartev keeps its data unless told otherwise (XDG data home)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "smartev"
+
+
+class Settings(BaseModel):
+    """Everything an operator can configure. Field docs are the reference."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Address the cloud app listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="TCP port of the cloud app.")
+    speed: float = Field(
+        60.0, gt=0, le=100_000, description="Simulated seconds per real second in the demo world."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir, description="Directory for databases and keys."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is a SQLite file in data_dir."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log verbosity."
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from exc
+
+
+def _from_env(env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Settings values from ``SMARTEV_*`` variables, and for each key the variable it came from."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        node = values
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = raw
+        origin[parts[0]] = name
+    return values, origin
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_file: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read the configuration once.
+
+    ``env`` defaults to ``os.environ``; ``overrides`` (command-line options) win over everything,
+    and those whose value is None are ignored.
+    """
+    env = os.environ if env is None else env
+    origin: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    path = config_file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if path is None and DEFAULT_CONFIG_FILE.is_file():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        values = _read_toml(path)
+        origin = {key: f"config file {path}" for key in values}
+    env_values, env_origin = _from_env(env)
+    values = _merge(values, env_values)
+    origin.update(env_origin)
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values = _merge(values, given)
+    origin.update({key: "command line" for key in given})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"])
+            where = origin.get(str(err["loc"][0]), "defaults") if err["loc"] else "settings"
+            if err["type"] == "extra_forbidden":
+                problems.append(f"unknown setting '{key}' (from {where})")
+            else:
+                problems.append(f"setting '{key}' (from {where}): {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc

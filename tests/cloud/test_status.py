@@ -1,0 +1,37 @@
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from smartev.cloud.app import create_app
+from smartev.core.bus import EventBus
+from smartev.core.clock import SimClock
+from smartev.core.config import Settings
+
+START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+
+
+def test_health_and_status_page_follow_the_world_clock() -> None:
+    clock = SimClock(START)
+    app = create_app(Settings(), clock, EventBus())
+    with TestClient(app) as client:
+        clock.advance(125)
+        health = client.get("/healthz").json()
+        assert health == {
+            "status": "ok",
+            "version": health["version"],
+            "uptime_s": 125.0,
+            "clock_utc": "2026-06-01T08:02:05Z",
+            "clock_speed": None,
+        }
+        page = client.get("/")
+        assert page.headers["content-type"].startswith("text/html")
+        assert "2026-06-01T08:02:05Z" in page.text
+        assert "stopped (moved by hand)" in page.text
+
+
+def test_unknown_paths_are_404_json() -> None:
+    app = create_app(Settings(), SimClock(START), EventBus())
+    with TestClient(app) as client:
+        response = client.get("/nope")
+        assert response.status_code == 404
+        assert response.json() == {"detail": "Not Found"}
