@@ -27,8 +27,8 @@ up: sync  ## install, then run the demo world and print its address
 	$(VENV)/bin/smartev up $(ARGS)
 
 lint: sync  ## ruff check and ruff format --check
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
 
 typecheck: sync  ## mypy --strict on src/
 	$(VENV)/bin/mypy --strict src
