@@ -16,12 +16,12 @@ import yaml
 
 from smartev.sim.cycles import MAX_ACCEL_MPS2, DriveCycle
 from smartev.sim.errors import InvalidCycleError
+from smartev.sim.geo import EARTH_RADIUS_M
 
 __all__ = ["Route", "Waypoint", "load_route", "parse_route"]
 
 FloatArray = npt.NDArray[np.float64]
 
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 MAX_SPEED_LIMIT_KMH = 250.0
 MAX_STOP_S = 86_400.0  # a dwell longer than a day is a parked car, not a route
 MIN_SEGMENT_M = 0.1  # closer consecutive waypoints are duplicates: a segment needs a direction
