@@ -119,6 +119,8 @@ class Route:
         backward_terms = (limit_sq + 2 * decel_mps2 * s)[::-1]
         backward = np.minimum.accumulate(backward_terms)[::-1] - 2 * decel_mps2 * s
         speed = np.sqrt(np.clip(np.minimum(forward, backward), 0.0, None))
+        # The ends are at rest by construction; rounding in the passes must not leave 1e-16 m/s.
+        speed[0] = speed[-1] = 0.0
         # v² is linear in s between grid points, i.e. constant acceleration, so each step takes
         # exactly 2·ds / (v0 + v1); no interval has both ends at rest (each segment has >= 2 steps).
         step_s = 2 * np.diff(s) / (speed[:-1] + speed[1:])
@@ -199,7 +201,10 @@ def _sample(
     steps = math.ceil((knot_t[-1] + lead_s) / dt_s - 1e-9)
     time = np.arange(steps + 1, dtype=np.float64) * dt_s
     # Speed is linear in time between knots (constant acceleration); outside them it is 0.
-    return time, np.interp(time - lead_s, knot_t, knot_v, left=0.0, right=0.0)
+    speed = np.interp(time - lead_s, knot_t, knot_v, left=0.0, right=0.0)
+    # The last sample is at the end within rounding (the 1e-9 above): the car is at rest there.
+    speed[-1] = 0.0
+    return time, speed
 
 
 def _phase_for_exact_distance(
