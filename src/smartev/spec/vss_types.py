@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -170,6 +171,11 @@ class SignalSpec:
     deprecation: str | None = None
     comment: str | None = None
     pattern: str | None = None
+    # The common case checked in a few comparisons (see _fast_path): the Python type a value
+    # must have, and the bounds it must lie in, when no allowed values or pattern apply.
+    _fast_type: type | None = field(default=None, init=False, repr=False, compare=False)
+    _fast_low: float = field(default=0.0, init=False, repr=False, compare=False)
+    _fast_high: float = field(default=0.0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if type(self.kind) is not Kind or type(self.datatype) is not DataType:
@@ -204,6 +210,35 @@ class SignalSpec:
                 object.__setattr__(self, "default", self.validate(self.default))
             except InvalidValueError as exc:
                 raise CatalogError(f"{self.path}: default: {exc}") from None
+        self._fast_path()
+
+    def _fast_path(self) -> None:
+        """Precompute the few comparisons that validate a plain value (the broker's hot path)."""
+        if self.datatype.is_array or self.allowed is not None or self.pattern is not None:
+            return
+        element = self.datatype.element
+        low: float = -math.inf
+        high: float = math.inf
+        if element in INT_RANGES:
+            kind: type = int
+            low, high = INT_RANGES[element]
+        elif element in _FLOATS:
+            kind = float
+            if element is DataType.FLOAT:
+                low, high = -FLOAT32_MAX, FLOAT32_MAX
+            else:
+                low, high = -sys.float_info.max, sys.float_info.max
+        elif element is DataType.BOOLEAN:
+            kind = bool
+        else:
+            kind = str
+        if self.min is not None:
+            low = max(low, self.min)
+        if self.max is not None:
+            high = min(high, self.max)
+        object.__setattr__(self, "_fast_type", kind)
+        object.__setattr__(self, "_fast_low", low)
+        object.__setattr__(self, "_fast_high", high)
 
     def _normalized_allowed(self, allowed: object) -> tuple[Value, ...]:
         if isinstance(allowed, str) or not isinstance(allowed, list | tuple) or not allowed:
@@ -224,6 +259,14 @@ class SignalSpec:
 
         Raises :class:`~smartev.spec.errors.InvalidValueError` naming the path and the rule.
         """
+        kind = self._fast_type
+        # NaN fails the bounds comparison and falls through to the full check and its message.
+        if (
+            kind is not None
+            and type(value) is kind
+            and (kind is bool or kind is str or self._fast_low <= value <= self._fast_high)  # type: ignore[operator]
+        ):
+            return value  # type: ignore[return-value]
         if not self.datatype.is_array:
             try:
                 return self._check_item(value)

@@ -60,7 +60,7 @@ class ActuationLog:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self._by_id: OrderedDict[str, ActuationRequest] = OrderedDict()
-        self._open_by_path: dict[str, str] = {}
+        self.open_paths: dict[str, str] = {}  # path -> id of its open request
         self._waiters: dict[str, list[asyncio.Future[ActuationRequest]]] = {}
 
     def new_id(self) -> str:
@@ -70,14 +70,11 @@ class ActuationLog:
         return self._by_id.get(request_id)
 
     def open_for(self, path: str) -> ActuationRequest | None:
-        request_id = self._open_by_path.get(path)
+        request_id = self.open_paths.get(path)
         return self._by_id.get(request_id) if request_id else None
 
-    def has_open(self, path: str) -> bool:
-        return path in self._open_by_path
-
     def open_requests(self) -> list[ActuationRequest]:
-        return [self._by_id[i] for i in self._open_by_path.values()]
+        return [self._by_id[i] for i in self.open_paths.values()]
 
     def add(self, request: ActuationRequest) -> list[ActuationRequest]:
         """Record a new accepted request; returns the requests it replaced (now failed)."""
@@ -93,7 +90,7 @@ class ActuationLog:
                 )
             )
         self._by_id[request.id] = request
-        self._open_by_path[request.path] = request.id
+        self.open_paths[request.path] = request.id
         while len(self._by_id) > MAX_KEPT_REQUESTS:
             oldest, old = next(iter(self._by_id.items()))
             if not old.state.final:
@@ -106,8 +103,8 @@ class ActuationLog:
     ) -> ActuationRequest:
         done = replace(request, state=state, updated_ts=now, reason=reason)
         self._by_id[done.id] = done
-        if self._open_by_path.get(done.path) == done.id:
-            del self._open_by_path[done.path]
+        if self.open_paths.get(done.path) == done.id:
+            del self.open_paths[done.path]
         for fut in self._waiters.pop(done.id, []):
             if not fut.done():
                 fut.set_result(done)

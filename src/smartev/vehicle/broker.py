@@ -316,11 +316,14 @@ class Broker:
         provider: Provider | None = None,
     ) -> None:
         """Set current values. All are checked first: one bad value rejects the whole batch."""
-        catalog = self.catalog
+        find = self.catalog.find
+        trusted = access is FULL_ACCESS
         checked: list[tuple[str, Value]] = []
         for path, raw in updates.items():
-            spec = catalog.get(path)
-            if not access.allows(Action.PROVIDE_DATA, path):
+            spec = find(path)
+            if spec is None:
+                spec = self.catalog.get(path)  # raises UnknownPathError with suggestions
+            if not trusted and not access.allows(Action.PROVIDE_DATA, path):
                 raise PermissionDeniedError(f"no provide access to {path}", path=path)
             checked.append((path, spec.validate(raw)))
         if provider is not None:
@@ -329,7 +332,7 @@ class Broker:
         current = self._current
         subs_by_path = self._value_subs
         dirty = self._dirty
-        open_paths = self.actuations
+        open_paths = self.actuations.open_paths
         for path, value in checked:
             dp = Datapoint(value, now)
             current[path] = dp
@@ -338,7 +341,7 @@ class Broker:
             if subs:
                 for sub in subs:
                     sub._offer(path, dp)
-            if open_paths.has_open(path):
+            if path in open_paths:
                 self._check_executed(path, value, now)
 
     def _seen(self, provider: Provider) -> None:
