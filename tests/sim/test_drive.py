@@ -6,11 +6,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smartev.core.units import STANDARD_GRAVITY
+from smartev.sim import battery as bat
 from smartev.sim.battery import pack_for
 from smartev.sim.cycles import DriveCycle, builtin_cycle
-from smartev.sim.drive import simulate_cycle
+from smartev.sim.drive import simulate_cycle, step
 from smartev.sim.params import DEFAULT_PARAMS
-from smartev.sim.spec import VehicleSpec, load_vehicle, parse_vehicle
+from smartev.sim.powertrain import DriveParams
+from smartev.sim.spec import VehicleSpec, load_vehicle, parse_vehicle, shipped_vehicles
 
 
 def independent_wheel_work_j(
@@ -154,3 +156,56 @@ def test_motor_type_and_drive_change_the_result() -> None:
     induction = replace(base, motor_type="induction")
     udds = builtin_cycle("udds")
     assert simulate_cycle(induction, udds).battery_kwh != simulate_cycle(base, udds).battery_kwh
+
+
+STEP_OUTPUTS = (
+    "speed_mps",
+    "limited",
+    "wheel_w",
+    "motor_w",
+    "friction_w",
+    "motor_loss_w",
+    "terminal_w",
+    "chemical_w",
+    "battery_loss_w",
+    "current_a",
+    "aux_w",
+    "extra_w",
+)
+car_states = st.tuples(
+    st.floats(0, 45),  # v0
+    st.floats(-6, 6),  # asked change of speed
+    st.one_of(st.floats(-0.01, 0.05), st.floats(0.05, 0.95), st.floats(0.95, 1.0)),  # SoC
+    st.floats(-0.08, 0.08),  # grade
+    st.floats(0, 6000),  # HVAC
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(car_states, min_size=7, max_size=7), st.floats(-20, 40))
+def test_a_fleet_step_gives_each_car_its_own_step(
+    cars: list[tuple[float, float, float, float, float]], temp_c: float
+) -> None:
+    """Stepped together, with shared curve tables and the terms skipped when no car needs them,
+    every car gets what stepping it alone gives, in every output."""
+    specs = list(shipped_vehicles().values())
+    v0, dv, soc, grade, hvac = (np.array(column) for column in zip(*cars, strict=True))
+    target = np.maximum(v0 + dv, 0.0)
+    fleet_p = DriveParams.stack([DriveParams.for_spec(s) for s in specs])
+    fleet_pack = bat.Pack.stack([pack_for(s) for s in specs])
+    together = step(fleet_p, fleet_pack, v0, target, 1.0, grade, soc, hvac, temp_c)
+    for k, spec in enumerate(specs):
+        alone = step(
+            DriveParams.for_spec(spec),
+            pack_for(spec),
+            v0[k : k + 1],
+            target[k : k + 1],
+            1.0,
+            float(grade[k]),
+            soc[k : k + 1],
+            float(hvac[k]),
+            temp_c,
+        )
+        for name in STEP_OUTPUTS:
+            got, want = getattr(together, name)[k], getattr(alone, name)[0]
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-6), f"car {k} {name}"

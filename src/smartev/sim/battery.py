@@ -9,8 +9,8 @@ voltage); the cell curves are typical published shapes for each chemistry, not o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ import numpy.typing as npt
 from smartev.sim.spec import Chemistry, VehicleSpec
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
 ArrayLike = FloatArray | float
 
 # Cell open-circuit voltage at SoC 0, 0.1, …, 1.0: typical shapes. NMC rises steadily; LFP is flat
@@ -42,23 +43,67 @@ _TAPER: dict[Chemistry, FloatArray] = {
 }
 
 
-# Curves are resampled once onto this uniform SoC grid, so one interpolation serves one pack
-# (a table of shape (K,)) or a fleet of packs (shape (N, K)) alike.
+# Curves are resampled once onto this uniform SoC grid, so the grid cell holding a SoC is found by
+# arithmetic, and one lookup serves one pack or a fleet of packs alike.
 _GRID_POINTS = 41
 _UNIFORM_SOC = np.linspace(0.0, 1.0, _GRID_POINTS)
+# Within these SoC margins of the window's ends the discharge limit fades out and the charge
+# acceptance tapers off. Most of the time no car is that close, and the math is skipped.
+_FADE_SOC = 0.03
+_HEADROOM_SOC = 0.02
 
 
-def _interp_uniform(table: FloatArray, soc: ArrayLike) -> FloatArray:
-    """Linear interpolation of ``table`` (rows over the uniform SoC grid) at ``soc``."""
-    x = np.clip(np.asarray(soc, dtype=np.float64), 0.0, 1.0) * (_GRID_POINTS - 1)
-    lo = np.minimum(x.astype(np.intp), _GRID_POINTS - 2)
-    frac = x - lo
-    if table.ndim == 1:
-        left, right = table[lo], table[lo + 1]
-    else:
-        rows = np.arange(table.shape[0])
-        left, right = table[rows, lo], table[rows, lo + 1]
-    return np.asarray(left + (right - left) * frac, dtype=np.float64)
+@dataclass(frozen=True, slots=True)
+class _SocLookup:
+    """A pack's SoC curves laid out for reading many SoCs at once.
+
+    Each curve is a flat table of values and one of slopes to the next grid point, so a read is
+    two gathers at one index; distinct curves are stored once and each pack of a fleet points
+    at its own by a row offset. The SoC thresholds let a step test all cars with one reduction.
+    """
+
+    ocv_v: FloatArray
+    ocv_slope: FloatArray
+    taper: FloatArray
+    taper_slope: FloatArray
+    row: IntArray | None  # per pack: offset of its curves in the tables; None for one pack
+    fade_below: float  # some pack's discharge limit fades below this SoC
+    headroom_above: float  # some pack's charge acceptance tapers above this SoC
+
+    @classmethod
+    def of(cls, ocv_table: FloatArray, taper_table: FloatArray, soc_min: Any, soc_max: Any) -> Self:
+        curves = np.stack([ocv_table, taper_table], axis=-1)  # (..., K, 2)
+        row: IntArray | None = None
+        if curves.ndim == 3:
+            # A fleet holds a few kinds of packs: sharing their curves keeps the tables in cache.
+            distinct, which = np.unique(curves, axis=0, return_inverse=True)
+            curves = distinct.reshape(-1, 2)
+            row = (which.reshape(-1) * _GRID_POINTS).astype(np.intp)
+        slopes = np.zeros_like(curves)
+        # The last point is read only at SoC 1, where the share of the cell is 0: slope 0.
+        slopes.reshape(-1, _GRID_POINTS, 2)[:, :-1] = np.diff(
+            curves.reshape(-1, _GRID_POINTS, 2), axis=1
+        )
+        return cls(
+            ocv_v=np.ascontiguousarray(curves[:, 0]),
+            ocv_slope=np.ascontiguousarray(slopes[:, 0]),
+            taper=np.ascontiguousarray(curves[:, 1]),
+            taper_slope=np.ascontiguousarray(slopes[:, 1]),
+            row=row,
+            fade_below=float(np.max(soc_min)) + _FADE_SOC,
+            headroom_above=float(np.min(soc_max)) - _HEADROOM_SOC,
+        )
+
+    def cell(self, soc: FloatArray) -> tuple[Any, Any]:
+        """The table index of the grid point below each SoC, and how far into the cell it is."""
+        x = np.minimum(np.maximum(soc, 0.0), 1.0)
+        x *= _GRID_POINTS - 1
+        # With slope tables only the lower point is read, so SoC 1 (the last point) needs no clamp.
+        at = x.astype(np.intp)
+        frac = x - at
+        if self.row is not None:
+            at = at + self.row
+        return at, frac
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +119,18 @@ class Pack:
     max_dc_w: Any
     soc_min: Any
     soc_max: Any
+    _lookup: _SocLookup = field(init=False, repr=False, compare=False)  # derived from the above
+
+    def __post_init__(self) -> None:
+        lookup = _SocLookup.of(self.ocv_table_v, self.taper_table, self.soc_min, self.soc_max)
+        object.__setattr__(self, "_lookup", lookup)
 
     @classmethod
     def stack(cls, packs: list[Pack]) -> Pack:
         """One Pack whose fields hold every pack's values, for the fleet engine."""
-        return cls(**{f.name: np.stack([getattr(p, f.name) for p in packs]) for f in fields(cls)})
+        return cls(
+            **{f.name: np.stack([getattr(p, f.name) for p in packs]) for f in fields(cls) if f.init}
+        )
 
 
 def pack_for(spec: VehicleSpec) -> Pack:
@@ -108,45 +160,99 @@ def pack_for(spec: VehicleSpec) -> Pack:
     )
 
 
+def curves_at(pack: Pack, soc: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Open-circuit voltage and DC charge-acceptance share at ``soc``, from one grid lookup.
+
+    The share goes to :func:`charge_acceptance_w` as ``share``; a step needs both curves.
+    """
+    lookup = pack._lookup
+    at, frac = lookup.cell(np.asarray(soc, dtype=np.float64))
+    ocv = lookup.ocv_slope[at]
+    ocv *= frac
+    ocv += lookup.ocv_v[at]
+    share = lookup.taper_slope[at]
+    share *= frac
+    share += lookup.taper[at]
+    return np.asarray(ocv, dtype=np.float64), np.asarray(share, dtype=np.float64)
+
+
 def ocv_v(pack: Pack, soc: ArrayLike) -> FloatArray:
     """Open-circuit pack voltage at ``soc`` (clipped to 0..1)."""
-    return _interp_uniform(pack.ocv_table_v, soc)
+    lookup = pack._lookup
+    at, frac = lookup.cell(np.asarray(soc, dtype=np.float64))
+    return np.asarray(lookup.ocv_v[at] + lookup.ocv_slope[at] * frac, dtype=np.float64)
 
 
 def resistance_ohm(pack: Pack, soc: ArrayLike, temp_c: ArrayLike = 25.0) -> FloatArray:
-    """Series resistance: higher when nearly empty and when cold."""
+    """Series resistance: higher when nearly empty (below SoC 0.15) and when cold."""
+    cold: Any
+    if isinstance(temp_c, int | float):  # one temperature for all: plain float math is cheaper
+        cold = 1.0 + _R_PER_K * min(max(25.0 - temp_c, 0.0), 60.0)
+    else:
+        cold = np.minimum(np.maximum(25.0 - np.asarray(temp_c, dtype=np.float64), 0.0), 60.0)
+        cold = 1.0 + _R_PER_K * cold
+    # 1 + 1.5·(0.15 − soc)/0.15 clipped to 0..1, as one affine term clipped to 1..2.5.
+    low_soc = np.asarray(soc, dtype=np.float64) * -10.0
+    low_soc += 2.5
+    low_soc = np.minimum(np.maximum(low_soc, 1.0), 2.5)
+    return np.asarray(low_soc * (pack.r_ohm_25c * cold), dtype=np.float64)
+
+
+def max_discharge_w(
+    pack: Pack,
+    soc: ArrayLike,
+    ocv: ArrayLike,
+    r_ohm: ArrayLike,
+    *,
+    ocv_sq: ArrayLike | None = None,
+) -> FloatArray:
+    """The most terminal power the pack gives: matched-load limit, fading to 0 at the SoC floor.
+
+    ``ocv_sq`` is ``ocv²`` when the caller has it already.
+    """
+    if ocv_sq is None:
+        ocv_sq = np.square(ocv)
+    available = np.multiply(ocv_sq, 0.9 / 4.0) / r_ohm
     soc = np.asarray(soc, dtype=np.float64)
-    low_soc = 1.0 + 1.5 * np.clip((0.15 - soc) / 0.15, 0.0, 1.0)
-    cold = 1.0 + _R_PER_K * np.clip(25.0 - np.asarray(temp_c, dtype=np.float64), 0.0, 60.0)
-    return np.asarray(pack.r_ohm_25c * low_soc * cold, dtype=np.float64)
+    if soc.size and soc.min() < pack._lookup.fade_below:
+        fade = (soc - pack.soc_min) / _FADE_SOC
+        available = available * np.minimum(np.maximum(fade, 0.0), 1.0)
+    return np.asarray(available, dtype=np.float64)
 
 
-def max_discharge_w(pack: Pack, soc: ArrayLike, ocv: ArrayLike, r_ohm: ArrayLike) -> FloatArray:
-    """The most terminal power the pack gives: matched-load limit, fading to 0 at the SoC floor."""
-    fade = np.clip((np.asarray(soc) - pack.soc_min) / 0.03, 0.0, 1.0)
-    return np.asarray(0.9 * np.asarray(ocv) ** 2 / (4.0 * np.asarray(r_ohm)) * fade)
+def charge_acceptance_w(
+    pack: Pack, soc: ArrayLike, *, share: ArrayLike | None = None
+) -> FloatArray:
+    """The most power the pack accepts (DC charging or regenerative braking) at ``soc``.
 
-
-def charge_acceptance_w(pack: Pack, soc: ArrayLike) -> FloatArray:
-    """The most power the pack accepts (DC charging or regenerative braking) at ``soc``."""
+    ``share`` is the taper curve at ``soc`` when the caller has it from :func:`curves_at`.
+    """
     soc = np.asarray(soc, dtype=np.float64)
-    share = _interp_uniform(pack.taper_table, soc)
-    # Nothing more once full; close to full a trickle still goes in, so a charge ends.
-    headroom = np.where(soc < pack.soc_max, np.clip((pack.soc_max - soc) / 0.02, 0.05, 1.0), 0.0)
-    return np.asarray(pack.max_dc_w * share * headroom, dtype=np.float64)
+    if share is None:
+        lookup = pack._lookup
+        at, frac = lookup.cell(soc)
+        share = lookup.taper[at] + lookup.taper_slope[at] * frac
+    accepted = pack.max_dc_w * np.asarray(share)
+    if soc.size and soc.max() > pack._lookup.headroom_above:
+        # Nothing more once full; close to full a trickle still goes in, so a charge ends.
+        headroom = np.minimum(np.maximum((pack.soc_max - soc) / _HEADROOM_SOC, 0.05), 1.0)
+        accepted = accepted * (headroom * (soc < pack.soc_max))
+    return np.asarray(accepted, dtype=np.float64)
 
 
-def current_a(terminal_w: ArrayLike, ocv: ArrayLike, r_ohm: ArrayLike) -> FloatArray:
+def current_a(
+    terminal_w: ArrayLike, ocv: ArrayLike, r_ohm: ArrayLike, *, ocv_sq: ArrayLike | None = None
+) -> FloatArray:
     """Battery current for a terminal power (discharge > 0), from P = V_oc·I − I²·R.
 
     The power must be within the matched-load limit V_oc²/(4R); callers clip to
-    :func:`max_discharge_w` first.
+    :func:`max_discharge_w` first. ``ocv_sq`` is ``ocv²`` when the caller has it already.
     """
-    ocv = np.asarray(ocv, dtype=np.float64)
-    r = np.asarray(r_ohm, dtype=np.float64)
-    disc = np.maximum(ocv * ocv - 4.0 * r * np.asarray(terminal_w, dtype=np.float64), 0.0)
+    if ocv_sq is None:
+        ocv_sq = np.square(ocv)
+    disc = np.maximum(ocv_sq - np.multiply(r_ohm, 4.0) * terminal_w, 0.0)
     # The numerically stable root: 2P / (V + sqrt(V² − 4RP)) equals (V − sqrt(…)) / (2R).
-    return np.asarray(2.0 * np.asarray(terminal_w) / (ocv + np.sqrt(disc)), dtype=np.float64)
+    return np.asarray(np.multiply(terminal_w, 2.0) / (np.sqrt(disc) + ocv), dtype=np.float64)
 
 
 def soc_after(pack: Pack, soc: ArrayLike, current: ArrayLike, dt_s: ArrayLike) -> FloatArray:

@@ -14,8 +14,10 @@ because each step then starts from the speed actually reached, and reports the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -43,22 +45,99 @@ BoolArray = npt.NDArray[np.bool_]
 _FULL_LOAD_EFFICIENCY = 0.88
 
 
+class _StepParts(NamedTuple):
+    """What a step's less used outputs are computed from: per entry, or one float for all."""
+
+    speed_avg_mps: FloatArray
+    force_n: FloatArray  # at the wheels
+    friction_n: FloatArray
+    running_loss_w: FloatArray  # motor, inverter and gear losses besides standby
+    r_ohm: FloatArray
+    aux_w: Any  # asked
+    standby_w: Any
+    extra_w: Any  # asked
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step's result for each car (or each time step). Powers in W, averaged over the step."""
+    """One step's result for each car (or each time step). Powers in W, averaged over the step.
+
+    The fleet engine steps all its cars every step and reads only the fields, so the other
+    powers are properties, computed from the step's parts when read.
+    """
 
     speed_mps: FloatArray  # reached at the end of the step
     limited: BoolArray  # the asked speed could not be reached
-    wheel_w: FloatArray  # road load + inertia, at the wheels (negative when braking)
     motor_w: FloatArray  # mechanical power of the motor at the wheels (negative in regen)
-    friction_w: FloatArray  # dissipated by friction brakes (<= 0)
-    motor_loss_w: FloatArray
     terminal_w: FloatArray  # at the battery terminals, discharge > 0
-    chemical_w: FloatArray  # OCV·I: what leaves the cells' chemistry
-    battery_loss_w: FloatArray  # I²R
     current_a: FloatArray
-    aux_w: FloatArray  # auxiliaries really fed (less than asked only on an empty pack)
-    extra_w: FloatArray  # HVAC really fed
+    # Share of the asked auxiliaries and HVAC the pack fed (less than 1 only on an empty pack);
+    # None when every entry was fed in full.
+    fed_share: FloatArray | None
+    _parts: _StepParts
+
+    @property
+    def wheel_w(self) -> FloatArray:
+        """Road load + inertia, at the wheels (negative when braking)."""
+        return self._parts.force_n * self._parts.speed_avg_mps
+
+    @property
+    def friction_w(self) -> FloatArray:
+        """Dissipated by friction brakes (<= 0)."""
+        return self._parts.friction_n * self._parts.speed_avg_mps
+
+    @property
+    def motor_loss_w(self) -> FloatArray:
+        """Motor, inverter and gear losses, the drive's standby draw included."""
+        return self._parts.running_loss_w + self._fed(self._parts.standby_w)
+
+    @property
+    def battery_loss_w(self) -> FloatArray:
+        """I²R."""
+        return self.current_a * self.current_a * self._parts.r_ohm
+
+    @property
+    def chemical_w(self) -> FloatArray:
+        """OCV·I: what leaves the cells' chemistry."""
+        return self.terminal_w + self.battery_loss_w
+
+    @property
+    def aux_w(self) -> FloatArray:
+        """Auxiliaries really fed (less than asked only on an empty pack)."""
+        return self._fed(self._parts.aux_w)
+
+    @property
+    def extra_w(self) -> FloatArray:
+        """HVAC really fed."""
+        return self._fed(self._parts.extra_w)
+
+    def _fed(self, asked_w: Any) -> FloatArray:
+        if self.fed_share is None:
+            return np.full(self.terminal_w.shape, asked_w, dtype=np.float64)
+        return np.asarray(asked_w * self.fed_share, dtype=np.float64)
+
+    @classmethod
+    def joined(cls, rows: Sequence[Step]) -> Step:
+        """The steps of ``rows`` end to end, as if stepped at once."""
+
+        def join(values: list[Any]) -> Any:
+            shapes = [r.terminal_w.shape for r in rows]
+            return np.concatenate(
+                [np.broadcast_to(v, shape) for v, shape in zip(values, shapes, strict=True)]
+            )
+
+        shares = [np.ones(r.terminal_w.shape) if r.fed_share is None else r.fed_share for r in rows]
+        return cls(
+            speed_mps=join([r.speed_mps for r in rows]),
+            limited=join([r.limited for r in rows]),
+            motor_w=join([r.motor_w for r in rows]),
+            terminal_w=join([r.terminal_w for r in rows]),
+            current_a=join([r.current_a for r in rows]),
+            fed_share=join(shares),
+            _parts=_StepParts(
+                *(join(list(part)) for part in zip(*(r._parts for r in rows), strict=True))
+            ),
+        )
 
 
 def step(
@@ -72,25 +151,40 @@ def step(
     extra_w: FloatArray | float = 0.0,
     battery_temp_c: FloatArray | float = 25.0,
 ) -> Step:
-    """Advance by one step from ``v0`` toward ``v_target``; ``extra_w`` is HVAC power."""
-    ocv = bat.ocv_v(pack, soc)
+    """Advance by one step from ``v0`` toward ``v_target``; ``extra_w`` is HVAC power.
+
+    ``v0``, ``v_target`` and ``soc`` are arrays of one shape (one entry per car or time step);
+    the other arguments are floats or arrays of that shape.
+    """
+    # The fleet engine calls this once per time step for all cars, where each numpy call costs
+    # about as much as its arithmetic: so quantities are computed once and passed on, and
+    # intermediate arrays made here are updated in place.
+    ocv, charge_share = bat.curves_at(pack, soc)
+    ocv_sq = ocv * ocv
     r = bat.resistance_ohm(pack, soc, battery_temp_c)
-    available_w = bat.max_discharge_w(pack, soc, ocv, r)
+    available_w = bat.max_discharge_w(pack, soc, ocv, r, ocv_sq=ocv_sq)
     # An empty pack (at its SoC floor) cannot feed even the auxiliaries: the car shuts down.
     standby = standby_w(p)
-    asked_w = p.aux_w + standby + np.asarray(extra_w)
+    asked_w = p.derived.on_load_w
+    if not (isinstance(extra_w, int | float) and extra_w == 0.0):
+        asked_w = asked_w + np.asarray(extra_w)
     loads_w = np.minimum(asked_w, available_w)
-    fed = np.divide(loads_w, asked_w, out=np.ones_like(loads_w), where=asked_w > 0)
+    fed = None
+    if np.count_nonzero(loads_w < asked_w):  # count_nonzero: the cheapest "any" at this size
+        fed = np.divide(loads_w, asked_w, out=np.ones_like(loads_w), where=asked_w > 0)
     v_target = np.minimum(v_target, p.max_speed_mps)
-    v_avg = 0.5 * (v0 + v_target)
-    force = p.inertial_mass_kg * (v_target - v0) / dt_s + road_load_n(p, v_avg, grade)
+    v_avg = v0 + v_target
+    v_avg *= 0.5
+    force = v_target - v0
+    force *= p.inertial_mass_kg
+    force /= dt_s
+    force += road_load_n(p, v_avg, grade)
     spare_w = np.maximum(available_w - loads_w, 0.0)
-    cap = np.minimum(
-        max_traction_n(p, v_avg), spare_w * _FULL_LOAD_EFFICIENCY / np.maximum(v_avg, 0.5)
-    )
+    traction = max_traction_n(p, v_avg)
+    cap = np.minimum(traction, spare_w * _FULL_LOAD_EFFICIENCY / np.maximum(v_avg, 0.5))
     limited = force > cap * (1.0 + 1e-9)
     v1 = v_target
-    if limited.any():
+    if np.count_nonzero(limited):
         # Solve m·(v1 − v0)/dt + RL((v0 + v1)/2) = cap for v1 where limited; RL is smooth and
         # small next to the inertia term, so a few fixed-point rounds converge.
         v1 = np.array(v_target, dtype=np.float64, copy=True)
@@ -100,30 +194,30 @@ def step(
                 max_traction_n(p, v_mid), spare_w * _FULL_LOAD_EFFICIENCY / np.maximum(v_mid, 0.5)
             )
             reach = v0 + dt_s * (cap_mid - road_load_n(p, v_mid, grade)) / p.inertial_mass_kg
-            v1 = np.where(limited, np.clip(reach, 0.0, v_target), v_target)
+            reach = np.minimum(np.maximum(reach, 0.0), v_target)
+            v1 = np.where(limited, reach, v_target)
         v_avg = 0.5 * (v0 + v1)
         force = p.inertial_mass_kg * (v1 - v0) / dt_s + road_load_n(p, v_avg, grade)
-    charge_limit = bat.charge_acceptance_w(pack, soc) + loads_w
-    regen_force, friction_force = split_braking(p, force, v_avg, charge_limit)
-    motor_force = np.where(force >= 0, force, regen_force)
+        traction = max_traction_n(p, v_avg)
+    charge_limit = bat.charge_acceptance_w(pack, soc, share=charge_share)
+    charge_limit += loads_w
+    regen_force, friction_force = split_braking(p, force, v_avg, charge_limit, traction_n=traction)
+    # The motor drives with the whole force or brakes with the regenerative part (regen_force
+    # is 0 when driving), without a np.where.
+    motor_force = np.maximum(force, 0.0)
+    motor_force += regen_force
     motor_w = motor_force * v_avg
     loss = motor_loss_w(p, motor_force, v_avg)
-    terminal = motor_w + loss + loads_w
-    current = bat.current_a(terminal, ocv, r)
-    battery_loss = current * current * r
+    terminal = motor_w + loss
+    terminal += loads_w
     return Step(
         speed_mps=np.asarray(v1, dtype=np.float64),
-        limited=np.asarray(limited),
-        wheel_w=np.asarray(force * v_avg, dtype=np.float64),
-        motor_w=np.asarray(motor_w, dtype=np.float64),
-        friction_w=np.asarray(friction_force * v_avg, dtype=np.float64),
-        motor_loss_w=np.asarray(loss + standby * fed, dtype=np.float64),
-        terminal_w=np.asarray(terminal, dtype=np.float64),
-        chemical_w=np.asarray(terminal + battery_loss, dtype=np.float64),
-        battery_loss_w=np.asarray(battery_loss, dtype=np.float64),
-        current_a=current,
-        aux_w=np.asarray(p.aux_w * fed, dtype=np.float64),
-        extra_w=np.asarray(np.asarray(extra_w) * fed, dtype=np.float64),
+        limited=limited,
+        motor_w=motor_w,
+        terminal_w=terminal,
+        current_a=bat.current_a(terminal, ocv, r, ocv_sq=ocv_sq),
+        fed_share=fed,
+        _parts=_StepParts(v_avg, force, friction_force, loss, r, p.aux_w, standby, extra_w),
     )
 
 
@@ -250,12 +344,14 @@ def simulate_cycle(
     )
     hvac = hvac[:n]
     soc_start = np.full(n, soc0)
-    s = step(p, pack, target[:-1], target[1:], dt, grade, soc_start, hvac, ambient_c)
+    # A flat cycle (most are) skips the grade term in each step.
+    slope: FloatArray | float = grade if grade.any() else 0.0
+    s = step(p, pack, target[:-1], target[1:], dt, slope, soc_start, hvac, ambient_c)
     if not s.limited.any():
         soc_traj = bat.soc_after(
             pack, soc0, np.concatenate(([0.0], np.cumsum(s.current_a * dt))), 1.0
         )
-        s = step(p, pack, target[:-1], target[1:], dt, grade, soc_traj[:-1], hvac, ambient_c)
+        s = step(p, pack, target[:-1], target[1:], dt, slope, soc_traj[:-1], hvac, ambient_c)
         speed = target
     else:
         s, speed = _step_in_order(p, pack, target, dt, grade, soc0, hvac, ambient_c)
@@ -274,8 +370,8 @@ def simulate_cycle(
         friction_w=s.friction_w,
         motor_loss_w=s.motor_loss_w,
         battery_loss_w=s.battery_loss_w,
-        aux_w=np.broadcast_to(s.aux_w, (n,)),
-        hvac_w=np.broadcast_to(s.extra_w, (n,)),
+        aux_w=s.aux_w,
+        hvac_w=s.extra_w,
         terminal_w=s.terminal_w,
         chemical_w=s.chemical_w,
         limited=s.limited,
@@ -314,7 +410,4 @@ def _step_in_order(
         rows.append(s)
         speed[i + 1] = s.speed_mps[0]
         soc = bat.soc_after(pack, soc, s.current_a, dt[i])
-    joined = Step(
-        **{name: np.concatenate([getattr(r, name) for r in rows]) for name in Step.__slots__}
-    )
-    return joined, speed
+    return Step.joined(rows), speed

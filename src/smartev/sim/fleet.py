@@ -74,7 +74,9 @@ class _CycleTable:
         """Each car's table index at step ``k``."""
         if not self.loop:
             index = self.base + k
-            return np.clip(index, self.first, self.last, out=index)
+            # np.clip costs more than these two at fleet sizes.
+            np.maximum(index, self.first, out=index)
+            return np.minimum(index, self.last, out=index)
         if self.cycle_of is None:
             return self.base + k % self.laps[0]
         shift = np.array([k % lap for lap in self.laps], dtype=np.intp)
@@ -169,10 +171,11 @@ class FleetEngine:
             self._p, self._pack, v0, target, dt, grade, self._soc, battery_temp_c=self._ambient_c
         )
         # drive.step sheds the auxiliaries only when the pack is empty: that car is flat.
-        flat = s.aux_w < self._aux_floor_w
-        if flat.any():
-            self._stopped |= flat
-            self._any_stopped = True
+        if s.fed_share is not None:
+            flat = s.aux_w < self._aux_floor_w
+            if flat.any():
+                self._stopped |= flat
+                self._any_stopped = True
         self._limited_steps += s.limited
         self._speed_sum += s.speed_mps
         self._terminal_sum_w += s.terminal_w
@@ -229,6 +232,8 @@ def _gather(stacked: _Stackable, which: IntArray) -> _Stackable:
     """``stacked`` with every per-car array indexed by ``which`` along its first axis."""
     values: dict[str, Any] = {}
     for f in fields(stacked):
+        if not f.init:  # derived from the others when the gathered one is built
+            continue
         v = getattr(stacked, f.name)
         values[f.name] = v[which] if isinstance(v, np.ndarray) else v
     return type(stacked)(**values)
