@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from smartev import __version__
+from smartev.cli_car import car_app
 from smartev.cli_sim import sim_app
 from smartev.core.config import Settings, load_settings
 from smartev.core.errors import SmartevError
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim_app)
+app.add_typer(car_app)
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

@@ -1,0 +1,103 @@
+"""Composition of one simulated car: the simulator, the signal broker with its value store, the
+simulated car as the broker's provider, and the KUKSA gRPC API, run until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from smartev.core.clock import Clock
+from smartev.sim.car import SimulatedCar
+from smartev.sim.cycles import DriveCycle
+from smartev.sim.spec import VehicleSpec
+from smartev.sim_provider import SimulatedCarProvider
+from smartev.spec import Catalog
+from smartev.vehicle.broker import Broker
+from smartev.vehicle.grpc_server import start_grpc_server
+from smartev.vehicle.store import ValueStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VIN = "LSJWH4097PN000001"
+DEFAULT_PLACE = (48.1372, 11.5755)  # Munich, Marienplatz
+PARK_BETWEEN_TRIPS_S = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class CarNodeConfig:
+    spec: VehicleSpec
+    catalog: Catalog
+    data_dir: Path
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 55555
+    vin: str = DEFAULT_VIN
+    cycle: DriveCycle | None = None
+    jwt_public_key: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    start: tuple[float, float] = DEFAULT_PLACE
+    soc: float = 0.8
+
+
+async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
+    """Drive the cycle, park a while, drive it again: a car that keeps living."""
+    while True:
+        if car.state.activity == "parked" and not car.state.plugged_in:
+            car.drive(cycle)
+        await clock.sleep(cycle.duration_s + PARK_BETWEEN_TRIPS_S)
+
+
+async def run_car_node(
+    config: CarNodeConfig,
+    clock: Clock,
+    stop: asyncio.Event,
+    *,
+    on_ready: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Run the car until ``stop`` is set; ``on_ready`` hears the gRPC address once it listens."""
+    store = ValueStore(config.data_dir / "car-values.db")
+    broker = Broker(config.catalog, clock=clock, store=store)
+    car = SimulatedCar(
+        config.spec,
+        clock=clock,
+        start_lat=config.start[0],
+        start_lon=config.start[1],
+        soc=config.soc,
+    )
+    provider = SimulatedCarProvider(car, broker, vin=config.vin)
+    server = await start_grpc_server(
+        broker,
+        host=config.grpc_host,
+        port=config.grpc_port,
+        jwt_public_key=config.jwt_public_key,
+        tls_cert=config.tls_cert,
+        tls_key=config.tls_key,
+    )
+    tasks = [
+        asyncio.create_task(broker.run(), name="broker"),
+        asyncio.create_task(car.run(on_state=provider.on_state), name="car"),
+    ]
+    if config.cycle is not None:
+        tasks.append(asyncio.create_task(_drive_on_repeat(car, config.cycle, clock)))
+    try:
+        on_ready(server.target)
+        waiting = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([waiting, *tasks], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not waiting and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        waiting.cancel()
+    finally:
+        await server.stop(0.5)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        provider.close()
+        broker.flush()
+        store.close()

@@ -1,0 +1,112 @@
+"""``smartev car``: run one simulated car with its signal broker and KUKSA gRPC API."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from smartev.core.errors import SmartevError
+
+car_app = typer.Typer(
+    name="car",
+    help="The car's own software: a simulated car, its VSS signal broker and KUKSA gRPC API.",
+    no_args_is_help=True,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise _fail(f"--grpc {text!r} must be HOST:PORT, e.g. 127.0.0.1:55555")
+    return host.strip("[]"), int(port)
+
+
+@car_app.command("run")
+def run(
+    vehicle: Annotated[
+        str, typer.Option(help="A shipped vehicle name or a spec file (YAML/JSON).")
+    ] = "xiaomi-su7",
+    grpc: Annotated[str, typer.Option(help="Address of the KUKSA gRPC API.")] = "127.0.0.1:55555",
+    vss: Annotated[
+        Path | None,
+        typer.Option(help="A full VSS JSON (vss-tools) instead of the shipped signal catalog."),
+    ] = None,
+    speed: Annotated[
+        float, typer.Option(min=0.001, max=100_000, help="Simulated seconds per real second.")
+    ] = 1.0,
+    cycle: Annotated[
+        str | None, typer.Option(help="Drive this cycle (name or CSV) again and again.")
+    ] = None,
+    vin: Annotated[str, typer.Option(help="The car's VIN.")] = "LSJWH4097PN000001",
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the car keeps its last-known values.")
+    ] = None,
+    jwt_public_key: Annotated[
+        Path | None, typer.Option(help="PEM public key: require KUKSA JWT bearer tokens.")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve TLS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+) -> None:
+    """Start one simulated car with its broker and KUKSA-compatible gRPC API (v1 and v2).
+
+    Stops cleanly on Ctrl-C or SIGTERM; the car's last values are kept in the data directory.
+    """
+    import logging
+
+    from smartev.car_node import CarNodeConfig, run_car_node
+    from smartev.core.clock import SimClock
+    from smartev.core.config import load_settings
+    from smartev.sim.cycles import load_cycle
+    from smartev.sim.spec import load_vehicle
+    from smartev.spec import load_vss_json, shipped_catalog
+
+    host, port = _host_port(grpc)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level.upper())
+        config = CarNodeConfig(
+            spec=load_vehicle(vehicle),
+            catalog=load_vss_json(vss) if vss is not None else shipped_catalog(),
+            data_dir=data_dir or settings.data_dir,
+            grpc_host=host,
+            grpc_port=port,
+            vin=vin,
+            cycle=load_cycle(cycle) if cycle is not None else None,
+            jwt_public_key=jwt_public_key.read_text() if jwt_public_key else None,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+        )
+    except (SmartevError, OSError) as exc:
+        raise _fail(str(exc)) from None
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(target: str) -> None:
+            out.print(
+                f"car {config.vin} ({config.spec.name}) is up: KUKSA gRPC at [bold]{target}[/]"
+            )
+            out.print("Press Ctrl-C to stop.")
+
+        await run_car_node(config, SimClock(speed=speed), stop, on_ready=ready)
+
+    try:
+        asyncio.run(main())
+    except SmartevError as exc:
+        raise _fail(str(exc)) from None
+    out.print("car stopped.")
