@@ -86,7 +86,7 @@ class Access:
 
     @classmethod
     def full(cls) -> Access:
-        return cls((), scope="*", unrestricted=True)
+        return _FULL
 
     @classmethod
     def from_scope(cls, scope: str) -> Access:
@@ -107,6 +107,9 @@ class Access:
             if len(self._cache) < 100_000:
                 self._cache[key] = hit
         return hit
+
+
+_FULL = Access((), scope="*", unrestricted=True)
 
 
 @lru_cache(maxsize=8192)

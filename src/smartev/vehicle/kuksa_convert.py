@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from typing import Any
 
 import grpc  # type: ignore[import-untyped, unused-ignore]
 from google.protobuf.timestamp_pb2 import (  # type: ignore[import-untyped, unused-ignore]
@@ -81,9 +82,12 @@ def timestamp(ts: float) -> Timestamp:
     return Timestamp(seconds=seconds, nanos=nanos)
 
 
+_FIELDS = {datatype: wire_field(datatype) for datatype in DataType}
+
+
 def _fill(message: object, datatype: DataType, value: Value) -> None:
     """Set ``value`` on a v2 ``Value`` or a v1 ``Datapoint`` (they share the field names)."""
-    field = wire_field(datatype)
+    field = _FIELDS[datatype]
     if datatype.is_array:
         items = value if isinstance(value, tuple) else (value,)
         getattr(message, field).values.extend(items)
@@ -101,13 +105,34 @@ def value_v2(datatype: DataType, value: Value) -> types_v2.Value:
     return message
 
 
+class _LastTimestamp:
+    """The values of one publish share a timestamp: convert it once, not once per value."""
+
+    ts = -1.0
+    message = Timestamp()
+
+
+def _timestamp_cached(ts: float) -> Timestamp:
+    if ts != _LastTimestamp.ts:
+        _LastTimestamp.message = timestamp(ts)
+        _LastTimestamp.ts = ts
+    return _LastTimestamp.message
+
+
 def datapoint_v2(datatype: DataType, dp: Datapoint) -> types_v2.Datapoint:
-    message = types_v2.Datapoint()
-    if dp.ts:
-        message.timestamp.CopyFrom(timestamp(dp.ts))
-    if _valid(dp) and dp.value is not None:
-        _fill(message.value, datatype, dp.value)
-    return message
+    value = dp.value
+    if value is None or dp.stale:
+        message = types_v2.Datapoint()
+        if dp.ts:
+            message.timestamp.CopyFrom(_timestamp_cached(dp.ts))
+        return message
+    stamp = _timestamp_cached(dp.ts) if dp.ts else None
+    if datatype.is_array:
+        message = types_v2.Datapoint(timestamp=stamp)
+        _fill(message.value, datatype, value)
+        return message
+    fields: dict[str, Any] = {_FIELDS[datatype]: value}
+    return types_v2.Datapoint(timestamp=stamp, value=types_v2.Value(**fields))
 
 
 def datapoint_v1(datatype: DataType, dp: Datapoint) -> types_v1.Datapoint | None:

@@ -33,7 +33,6 @@ from kuksa.val.v2 import val_pb2 as val_v2  # type: ignore[import-untyped, unuse
 
 from smartev.core.errors import SmartevError
 from smartev.spec.vss import SignalSpec
-from smartev.vehicle.access import Action
 from smartev.vehicle.actuation import ActuationRequest
 from smartev.vehicle.broker import Broker, Provider
 from smartev.vehicle.kuksa_convert import read_value_v2, resolve_signal, value_v2
@@ -183,24 +182,26 @@ class ProviderSession:
         values: dict[str, object] = {}
         ids: dict[str, int] = {}
         access = self._caller.access
+        by_id = self._broker.catalog.by_id
         for number, dp in request.data_points.items():
             try:
-                spec = self._broker.catalog.by_id(number)
+                spec = by_id(number)
                 if spec is None:
                     raise RequestError(grpc.StatusCode.NOT_FOUND, f"no signal has the id {number}")
-                if not access.allows(Action.PROVIDE_DATA, spec.path):
-                    raise RequestError(
-                        grpc.StatusCode.PERMISSION_DENIED, f"no provide access to {spec.path}"
-                    )
-                values[spec.path] = spec.validate(read_value_v2(spec.path, dp.value))
+                values[spec.path] = read_value_v2(spec.path, dp.value)
                 ids[spec.path] = number
             except SmartevError as exc:
                 errors[number] = _error(exc)
         if values:
-            try:
+            try:  # the broker checks access and every value; the usual batch is all good
                 self._broker.publish(values, access=access)
-            except SmartevError as exc:
-                errors.update((ids[path], _error(exc)) for path in values)
+            except SmartevError:
+                # Publish what is good and name what is not, one signal at a time.
+                for path, value in values.items():
+                    try:
+                        self._broker.publish({path: value}, access=access)
+                    except SmartevError as exc:
+                        errors[ids[path]] = _error(exc)
             for provider in self._providers:
                 provider.heartbeat()
         if not errors:
