@@ -64,7 +64,11 @@ def run(
     Stops cleanly on Ctrl-C or SIGTERM; the car's last values are kept in the data directory.
     """
     import logging
+    import os
 
+    # gRPC's C core prints its own copy of errors we report in one line; the user can turn it
+    # back on with GRPC_VERBOSITY.
+    os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     from smartev.car_node import CarNodeConfig, run_car_node
     from smartev.core.clock import SimClock
     from smartev.core.config import load_settings
