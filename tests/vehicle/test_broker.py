@@ -257,3 +257,19 @@ def test_values_persist_across_restarts(tmp_path: Path, clock: SimClock) -> None
     assert restored.value == 66.0
     assert restored.stale  # no provider has confirmed it since the restart
     assert again.get("Vehicle.VehicleIdentification.VIN").value == "LSJWH4097PN000001"
+
+
+def test_provider_error_marks_stale_until_next_publish(broker: Broker) -> None:
+    car = Car(broker)
+    car.provider.publish({SPEED: 30.0})
+    car.provider.report_error("sensor bus down")
+    assert broker.get(SPEED).stale
+    with pytest.raises(ProviderUnavailableError):
+        broker.actuate(LOCK, True)
+    car.provider.publish({SPEED: 31.0})
+    assert not broker.get(SPEED).stale
+
+
+def test_target_subscription_needs_an_actuator(broker: Broker) -> None:
+    with pytest.raises(NotActuatorError, match="is a sensor"):
+        broker.subscribe([SPEED], targets=True)

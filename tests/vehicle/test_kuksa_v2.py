@@ -406,3 +406,52 @@ async def test_malformed_bytes_are_invalid_argument(channel: grpc.aio.Channel) -
         err = await rpc_error(call(b"\x0a\xff\xff\xff\xff"))
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "malformed" in err.details()
+
+
+async def test_provider_error_indication_marks_values_stale(v2: Any, kuksa_broker: Broker) -> None:
+    speed_id = CATALOG.get(SPEED).id
+    call = v2.OpenProviderStream()
+    await call.write(
+        val_v2.OpenProviderStreamRequest(
+            provide_signal_request=val_v2.ProvideSignalRequest(
+                signals_sample_intervals={speed_id: types_v2.SampleInterval(interval_ms=100)}
+            )
+        )
+    )
+    assert (await call.read()).HasField("provide_signal_response")
+    await call.write(
+        val_v2.OpenProviderStreamRequest(
+            publish_values_request=val_v2.PublishValuesRequest(
+                request_id=1,
+                data_points={speed_id: types_v2.Datapoint(value=types_v2.Value(float=42.0))},
+            )
+        )
+    )
+    await call.write(
+        val_v2.OpenProviderStreamRequest(
+            provider_error_indication=val_v2.ProviderErrorIndication(
+                provider_error=types_v2.CODE_NETWORK_ERROR
+            )
+        )
+    )
+    for _ in range(100):
+        if kuksa_broker.get(SPEED).stale:
+            break
+        await asyncio.sleep(0.01)
+    assert kuksa_broker.get(SPEED).stale
+    assert kuksa_broker.get(SPEED).value == 42.0
+    await call.write(
+        val_v2.OpenProviderStreamRequest(
+            publish_values_request=val_v2.PublishValuesRequest(
+                request_id=2,
+                data_points={speed_id: types_v2.Datapoint(value=types_v2.Value(float=43.0))},
+            )
+        )
+    )
+    for _ in range(100):
+        if not kuksa_broker.get(SPEED).stale:
+            break
+        await asyncio.sleep(0.01)
+    assert kuksa_broker.get(SPEED).value == 43.0
+    assert not kuksa_broker.get(SPEED).stale
+    call.cancel()

@@ -146,6 +146,10 @@ class Provider:
     def heartbeat(self) -> None:
         self._broker._seen(self)
 
+    def report_error(self, reason: str) -> None:
+        """The provider cannot vouch for its values now: mark them stale until it publishes."""
+        self._broker._provider_down(self, reason)
+
     def fail(self, request_id: str, reason: str) -> None:
         """Report that an actuation request could not be carried out."""
         self._broker._provider_failed(self, request_id, reason)
@@ -250,7 +254,11 @@ class Broker:
                 unknown[0] if unknown else "", note="no known signal matches the request"
             )
         if targets:
-            paths = tuple(p for p in paths if self.catalog.get(p).kind is Kind.ACTUATOR)
+            actuators = tuple(p for p in paths if self.catalog.get(p).kind is Kind.ACTUATOR)
+            if not actuators:
+                spec = self.catalog.get(paths[0])
+                raise NotActuatorError(spec.path, spec.kind.value)
+            paths = actuators
         sub = Subscription(self, paths, unknown, targets=targets)
         index = self._target_subs if targets else self._value_subs
         source = self._target if targets else self._current
@@ -349,6 +357,14 @@ class Broker:
         if not provider.alive:
             provider.alive = True
             log.info("provider %s is back", provider.name)
+
+    def _provider_down(self, provider: Provider, reason: str) -> None:
+        if provider.alive:
+            provider.alive = False
+            log.warning(
+                "provider %s reports an error (%s): its values are stale", provider.name, reason
+            )
+            self._mark_stale(provider.paths)
 
     def _mark_stale(self, paths: Iterable[str]) -> None:
         for path in paths:
@@ -463,13 +479,7 @@ class Broker:
         for provider in list(self._providers.values()):
             timeout = provider.liveness_timeout_s
             if provider.alive and timeout is not None and mono - provider.last_seen > timeout:
-                provider.alive = False
-                log.warning(
-                    "provider %s silent for %.1f s: its values are stale",
-                    provider.name,
-                    mono - provider.last_seen,
-                )
-                self._mark_stale(provider.sensors | provider.actuators)
+                self._provider_down(provider, f"silent for {mono - provider.last_seen:.1f} s")
 
     def flush(self) -> None:
         """Write changed values to the store."""

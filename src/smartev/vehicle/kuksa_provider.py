@@ -10,7 +10,7 @@ What the provider sends and what the broker does with it:
 - ``PublishValuesRequest`` publishes values; the good ones are applied, the bad ones are named in
   a ``PublishValuesResponse`` (no response when all are good, as in the databroker);
 - ``BatchActuateStreamResponse`` with an error fails the open actuation request of that signal;
-- ``ProviderErrorIndication`` is logged.
+- ``ProviderErrorIndication`` marks the provider's values stale until it publishes again.
 
 Claims that fail (unknown signal, no permission, already provided) end the stream with NOT_FOUND,
 PERMISSION_DENIED, INVALID_ARGUMENT or ALREADY_EXISTS, as in the databroker. When the provider
@@ -129,7 +129,9 @@ class ProviderSession:
         if action == "batch_actuate_stream_response":
             self._actuation_response(request.batch_actuate_stream_response)
         elif action == "provider_error_indication":
-            log.warning("provider %s indicates an error", self.name)
+            error = request.provider_error_indication.provider_error
+            for provider in self._providers:
+                provider.report_error(types_v2.ProviderError.Name(error))
         return None
 
     def _claim(self, specs: Iterable[SignalSpec], *, actuators: bool) -> None:
