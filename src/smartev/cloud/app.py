@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from smartev import __version__
-from smartev.cloud import status
+from smartev.cloud import gateway, status
+from smartev.cloud.gateway import LinkGateway
 from smartev.core.bus import EventBus
 from smartev.core.clock import Clock
 from smartev.core.config import Settings
@@ -25,8 +26,11 @@ class CloudContext:
     started_monotonic: float
 
 
-def create_app(settings: Settings, clock: Clock, bus: EventBus) -> FastAPI:
-    """Build the cloud app around the given settings, clock and bus (owned by the caller)."""
+def create_app(
+    settings: Settings, clock: Clock, bus: EventBus, *, link: LinkGateway | None = None
+) -> FastAPI:
+    """Build the cloud app around the given settings, clock and bus (owned by the caller);
+    with ``link``, cars connect to its gateway at ``/link/v1``."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,5 +46,7 @@ def create_app(settings: Settings, clock: Clock, bus: EventBus) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.state.gateway = link
     app.include_router(status.router)
+    app.include_router(gateway.router)
     return app
