@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,12 @@ from smartev.sim.spec import VehicleSpec
 from smartev.sim_provider import SimulatedCarProvider
 from smartev.spec import Catalog
 from smartev.vehicle.broker import Broker
+from smartev.vehicle.car_key import load_or_create_car_key
 from smartev.vehicle.grpc_server import start_grpc_server
 from smartev.vehicle.store import ValueStore
+from smartev.vehicle.telemetry import DEFAULT_TELEMETRY_POLICY, TelemetrySampler, pump_broker
+from smartev.vehicle.telemetry_buffer import TelemetryBuffer
+from smartev.vehicle.uplink import Uplink, websocket_connector
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ class CarNodeConfig:
     tls_key: Path | None = None
     start: tuple[float, float] = DEFAULT_PLACE
     soc: float = 0.8
+    cloud_url: str | None = None  # ws(s)://…/link/v1: stream telemetry to the cloud
 
 
 async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
@@ -83,6 +89,19 @@ async def run_car_node(
     ]
     if config.cycle is not None:
         tasks.append(asyncio.create_task(_drive_on_repeat(car, config.cycle, clock)))
+    buffer: TelemetryBuffer | None = None
+    if config.cloud_url is not None:
+        buffer = TelemetryBuffer(config.data_dir / "telemetry.db", clock=clock)
+        uplink = Uplink(
+            car_id=config.vin,
+            private_key=load_or_create_car_key(config.data_dir),
+            epoch=os.urandom(16),
+            buffer=buffer,
+            clock=clock,
+        )
+        sampler = TelemetrySampler(DEFAULT_TELEMETRY_POLICY, clock)
+        tasks.append(asyncio.create_task(pump_broker(broker, ["Vehicle"], sampler, buffer, clock)))
+        tasks.append(asyncio.create_task(uplink.run(websocket_connector(config.cloud_url))))
     try:
         on_ready(server.target)
         waiting = asyncio.create_task(stop.wait())
@@ -101,3 +120,5 @@ async def run_car_node(
         provider.close()
         broker.flush()
         store.close()
+        if buffer is not None:
+            buffer.close()

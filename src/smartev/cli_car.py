@@ -58,6 +58,10 @@ def run(
     ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    cloud: Annotated[
+        str | None,
+        typer.Option(help="Stream telemetry to this cloud, e.g. ws://127.0.0.1:8000/link/v1."),
+    ] = None,
 ) -> None:
     """Start one simulated car with its broker and KUKSA-compatible gRPC API (v1 and v2).
 
@@ -91,6 +95,7 @@ def run(
             jwt_public_key=jwt_public_key.read_text() if jwt_public_key else None,
             tls_cert=tls_cert,
             tls_key=tls_key,
+            cloud_url=cloud,
         )
     except (SmartevError, OSError) as exc:
         raise _fail(str(exc)) from None
@@ -114,3 +119,26 @@ def run(
     except SmartevError as exc:
         raise _fail(str(exc)) from None
     out.print("car stopped.")
+
+
+@car_app.command("provision")
+def provision(
+    vin: Annotated[str, typer.Option(help="The car's VIN (its id on the link).")],
+    data_dir: Annotated[Path, typer.Option(help="The car's data directory (its key goes here).")],
+    cloud_data_dir: Annotated[
+        Path | None,
+        typer.Option(help="The cloud's data directory: register the car's public key there."),
+    ] = None,
+) -> None:
+    """Create the car's identity key (once) and register its public key with a cloud."""
+    from smartev.cloud.car_keys import CarKeyDirectory
+    from smartev.core.config import load_settings
+    from smartev.vehicle.car_key import load_or_create_car_key, public_pem
+
+    try:
+        key = load_or_create_car_key(data_dir)
+        cloud_dir = cloud_data_dir or load_settings().data_dir
+        CarKeyDirectory(cloud_dir / "cars").register(vin, public_pem(key))
+    except (SmartevError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"car {vin}: key in {data_dir}, registered with the cloud in {cloud_dir}")

@@ -84,11 +84,19 @@ async def run_world(
     settings: Settings, sock: socket.socket, *, on_ready: Callable[[str], None]
 ) -> None:
     """Run the world on ``sock`` until SIGINT or SIGTERM, then shut down cleanly."""
-    from smartev.cloud.app import create_app  # deferred: keeps `smartev --help` fast
+    # deferred: keeps `smartev --help` fast
+    from smartev.cloud.app import create_app
+    from smartev.cloud.car_keys import CarKeyDirectory
+    from smartev.cloud.gateway import LinkGateway
+    from smartev.cloud.telemetry_store import SqliteTelemetryStore
 
     clock = SimClock(speed=settings.speed)
+    store = SqliteTelemetryStore(settings.data_dir / "telemetry.db")
+    gateway = LinkGateway(
+        store=store, car_keys=CarKeyDirectory(settings.data_dir / "cars").public_key, clock=clock
+    )
     async with EventBus() as bus:
-        app = create_app(settings, clock, bus)
+        app = create_app(settings, clock, bus, link=gateway)
         config = uvicorn.Config(
             app,
             log_level=settings.log_level,
@@ -116,3 +124,4 @@ async def run_world(
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
+            store.close()
