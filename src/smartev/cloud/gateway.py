@@ -75,11 +75,13 @@ class LinkGateway:
         car_keys: Callable[[str], CarPublicKey | None],
         clock: Clock,
         on_status: Callable[[str, CommandStatus], None] = lambda car, status: None,
+        on_connect: Callable[[str], None] = lambda car: None,
     ) -> None:
         self.store = store
         self._car_keys = car_keys
         self._clock = clock
         self._on_status = on_status
+        self._on_connect = on_connect
         self.sessions: dict[str, CarSession] = {}
 
     def send_command(self, car_id: str, command: Command) -> bool:
@@ -99,6 +101,7 @@ class LinkGateway:
             self.sessions[session.car_id] = session
             if previous is not None:
                 log.info("car %s reconnected; the older connection is replaced", session.car_id)
+            self._on_connect(session.car_id)
             await self._run(channel, session)
         except LinkError as exc:
             log.warning("link refused: %s", exc)

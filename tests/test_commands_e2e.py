@@ -1,0 +1,173 @@
+"""Signed commands from a user's key, relayed by the cloud, verified and carried out by the car."""
+
+import asyncio
+import dataclasses
+import os
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from smartev.cloud.app import create_app
+from smartev.cloud.commands import CommandRelay
+from smartev.cloud.gateway import LinkGateway
+from smartev.cloud.telemetry_store import SqliteTelemetryStore
+from smartev.core.bus import EventBus
+from smartev.core.clock import RealClock
+from smartev.core.config import Settings
+from smartev.link.signing import (
+    KeyAlgorithm,
+    SignedCommand,
+    decode_envelope,
+    encode_envelope,
+    generate_key,
+    key_id,
+    make_command,
+    public_key_bytes,
+    sign_command,
+)
+from smartev.spec import shipped_catalog
+from smartev.vehicle.actuation import ActuationRequest
+from smartev.vehicle.broker import Broker
+from smartev.vehicle.command_service import CommandService
+from smartev.vehicle.commands import CommandVerifier
+from smartev.vehicle.keyring import KeyRing
+from smartev.vehicle.telemetry_buffer import TelemetryBuffer
+from smartev.vehicle.uplink import Uplink, websocket_connector
+
+CAR = "LSJWH4097PN000001"
+LOCK = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class World:
+    """A cloud on a real port and a car connected to it, in one event loop."""
+
+    def __init__(self, tmp: Path) -> None:
+        clock = RealClock()
+        self.clock = clock
+        car_key = Ed25519PrivateKey.generate()
+        self.relay = CommandRelay(clock)
+        self.store = SqliteTelemetryStore(tmp / "cloud.db")
+        self.gateway = LinkGateway(
+            store=self.store,
+            car_keys=lambda car: car_key.public_key() if car == CAR else None,
+            clock=clock,
+            on_status=self.relay.on_status,
+            on_connect=self.relay.flush,
+        )
+        self.relay.send = self.gateway.send_command
+        self.port = free_port()
+        app = create_app(Settings(), clock, EventBus(), link=self.gateway)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        # The car: a broker whose door provider does what it is asked.
+        self.broker = Broker(shipped_catalog(), clock=clock, actuation_timeout_s=5)
+        self.provider = self.broker.register_provider(
+            "body",
+            sensors=["Vehicle.Speed"],
+            actuators=["Vehicle.Cabin.Door"],
+            on_actuate=self._execute,
+        )
+        self.provider.publish({"Vehicle.Speed": 0.0})
+        self.owner = generate_key(KeyAlgorithm.ED25519)
+        ring = KeyRing()
+        ring.pair_owner(public_key_bytes(self.owner), "owner phone", int(clock.timestamp() * 1e6))
+        self.epoch = os.urandom(16)
+        self.verifier = CommandVerifier(CAR, ring, self.epoch, clock)
+        self.buffer = TelemetryBuffer(tmp / "car.db", clock=clock)
+        self.uplink = Uplink(
+            car_id=CAR,
+            private_key=car_key,
+            epoch=self.epoch,
+            buffer=self.buffer,
+            clock=clock,
+            on_command=CommandService(self.verifier, self.broker, clock).handle,
+        )
+        self.counter = 0
+
+    def _execute(self, request: ActuationRequest) -> None:
+        asyncio.get_running_loop().call_later(
+            0.05, self.provider.publish, {request.path: request.value}
+        )
+
+    def signed(
+        self, name: str, args: dict[str, object] | None = None, ttl_s: float = 5.0
+    ) -> SignedCommand:
+        self.counter += 1
+        command = make_command(
+            car_id=CAR,
+            name=name,
+            args=args or {},
+            epoch=self.epoch,
+            counter=self.counter,  # type: ignore[arg-type]
+            key_id=key_id(public_key_bytes(self.owner)),
+            now_us=int(self.clock.timestamp() * 1e6),
+            ttl_s=ttl_s,
+        )
+        return sign_command(self.owner, command)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = World(tmp_path)
+    serving = asyncio.create_task(w.server.serve())
+    while not w.server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    car = asyncio.create_task(w.uplink.run(websocket_connector(f"ws://127.0.0.1:{w.port}/link/v1")))
+    await asyncio.wait_for(w.uplink.connected.wait(), 10)
+    yield w
+    car.cancel()
+    w.server.should_exit = True
+    await serving
+    w.buffer.close()
+    w.store.close()
+
+
+def states(record: object) -> list[str]:
+    return [s[0] for s in record.states]  # type: ignore[attr-defined]
+
+
+async def test_a_signed_command_goes_through_every_state(world: World) -> None:
+    record = world.relay.submit(CAR, encode_envelope(world.signed("door.lock")))
+    done = await asyncio.wait_for(world.relay.wait_final(record.command_id), 10)
+    assert states(done) == ["requested", "delivered", "accepted", "executed"]
+    assert world.broker.get(LOCK).value is True
+    times = [s[1] for s in done.states]
+    assert times == sorted(times)
+
+
+async def test_a_command_altered_in_the_cloud_is_rejected_by_the_car(world: World) -> None:
+    genuine = world.signed("door.lock")
+    forged_command = dataclasses.replace(genuine.command, name="door.unlock")
+    forged = encode_envelope(SignedCommand(forged_command, genuine.signature))
+    assert decode_envelope(forged).command.name == "door.unlock"  # well formed, wrongly signed
+    record = world.relay.submit(CAR, forged)
+    done = await asyncio.wait_for(world.relay.wait_final(record.command_id), 10)
+    assert states(done)[-1] == "rejected"
+    assert done.states[-1][2] == "bad_signature"
+    assert world.broker.get(LOCK).value is None  # nothing reached the doors
+
+
+async def test_replayed_and_expired_commands_are_rejected(world: World) -> None:
+    envelope = encode_envelope(world.signed("door.lock"))
+    first = world.relay.submit(CAR, envelope)
+    await asyncio.wait_for(world.relay.wait_final(first.command_id), 10)
+    again = world.relay.submit(CAR, envelope)
+    done = await asyncio.wait_for(world.relay.wait_final(again.command_id), 10)
+    assert (done.state, done.states[-1][2]) == ("rejected", "replayed")
+    # Sent after its expiry: the cloud does not even deliver it.
+    late = encode_envelope(world.signed("door.unlock", ttl_s=0.2))
+    await asyncio.sleep(0.3)
+    record = world.relay.submit(CAR, late)
+    assert states(record) == ["requested", "expired"]
