@@ -19,7 +19,10 @@ from smartev.sim_provider import SimulatedCarProvider
 from smartev.spec import Catalog
 from smartev.vehicle.broker import Broker
 from smartev.vehicle.car_key import load_or_create_car_key
+from smartev.vehicle.command_service import CommandService
+from smartev.vehicle.commands import CommandVerifier
 from smartev.vehicle.grpc_server import start_grpc_server
+from smartev.vehicle.keyring_file import load_key_ring
 from smartev.vehicle.store import ValueStore
 from smartev.vehicle.telemetry import DEFAULT_TELEMETRY_POLICY, TelemetrySampler, pump_broker
 from smartev.vehicle.telemetry_buffer import TelemetryBuffer
@@ -92,12 +95,15 @@ async def run_car_node(
     buffer: TelemetryBuffer | None = None
     if config.cloud_url is not None:
         buffer = TelemetryBuffer(config.data_dir / "telemetry.db", clock=clock)
+        epoch = os.urandom(16)  # new each boot: commands signed for an earlier boot are refused
+        verifier = CommandVerifier(config.vin, load_key_ring(config.data_dir), epoch, clock)
         uplink = Uplink(
             car_id=config.vin,
             private_key=load_or_create_car_key(config.data_dir),
-            epoch=os.urandom(16),
+            epoch=epoch,
             buffer=buffer,
             clock=clock,
+            on_command=CommandService(verifier, broker, clock).handle,
         )
         sampler = TelemetrySampler(DEFAULT_TELEMETRY_POLICY, clock)
         tasks.append(asyncio.create_task(pump_broker(broker, ["Vehicle"], sampler, buffer, clock)))

@@ -142,3 +142,24 @@ def provision(
     except (SmartevError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     out.print(f"car {vin}: key in {data_dir}, registered with the cloud in {cloud_dir}")
+
+
+@car_app.command("pair")
+def pair(
+    data_dir: Annotated[Path, typer.Option(help="The car's data directory.")],
+    owner_public_key: Annotated[
+        str, typer.Option(help="The owner's public key, hex (Ed25519 raw or P-256 SEC1).")
+    ],
+    label: Annotated[str, typer.Option(help="What the key is, e.g. 'Anna's phone'.")] = "owner",
+) -> None:
+    """Enroll the first owner key (in the car, never remotely); later keys need its signature."""
+    import time
+
+    from smartev.vehicle.keyring_file import load_key_ring
+
+    try:
+        ring = load_key_ring(data_dir)
+        key = ring.pair_owner(bytes.fromhex(owner_public_key), label, int(time.time() * 1e6))
+    except (SmartevError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"owner key {key.key_id} ({label}) paired with the car in {data_dir}")

@@ -87,14 +87,21 @@ async def run_world(
     # deferred: keeps `smartev --help` fast
     from smartev.cloud.app import create_app
     from smartev.cloud.car_keys import CarKeyDirectory
+    from smartev.cloud.commands import CommandRelay
     from smartev.cloud.gateway import LinkGateway
     from smartev.cloud.telemetry_store import SqliteTelemetryStore
 
     clock = SimClock(speed=settings.speed)
     store = SqliteTelemetryStore(settings.data_dir / "telemetry.db")
+    relay = CommandRelay(clock)
     gateway = LinkGateway(
-        store=store, car_keys=CarKeyDirectory(settings.data_dir / "cars").public_key, clock=clock
+        store=store,
+        car_keys=CarKeyDirectory(settings.data_dir / "cars").public_key,
+        clock=clock,
+        on_status=relay.on_status,
+        on_connect=relay.flush,
     )
+    relay.send = gateway.send_command
     async with EventBus() as bus:
         app = create_app(settings, clock, bus, link=gateway)
         config = uvicorn.Config(
