@@ -208,7 +208,8 @@ class StarletteChannel:
             raise ConnectionClosedError(str(exc)) from exc
 
     async def close(self, reason: str = "") -> None:
-        with contextlib.suppress(RuntimeError):
+        # Closing a connection the car already dropped is not an error.
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await self._ws.close(code=1008 if reason else 1000, reason=reason)
 
 
