@@ -159,8 +159,13 @@ def test_bad_drafts_store_nothing(tmp_path: Path, clock: SimClock) -> None:
         buf.append([draft(1)])
         with pytest.raises(InvalidInputError, match="kind 'delta' of Vehicle.Speed"):
             buf.append([draft(2), draft(3, kind="delta")])
-        with pytest.raises(InvalidInputError, match="cannot be buffered: must be a VSS value"):
+        with pytest.raises(InvalidInputError, match="cannot be buffered: it must be a VSS path"):
             buf.append([draft(2), SampleDraft(T0_US, SOC, object(), "change")])  # type: ignore[arg-type]
+        # What the wire would refuse never enters the buffer, so it cannot block its head.
+        with pytest.raises(InvalidInputError, match="cannot be buffered"):
+            buf.append([SampleDraft(T0_US, "not a path!", 1.0, "change")])
+        with pytest.raises(InvalidInputError, match="at a time >= 0"):
+            buf.append([SampleDraft(-5, SOC, 1.0, "change")])
         for bad in (math.nan, math.inf, (1.0, -math.inf)):
             with pytest.raises(InvalidInputError, match="finite float"):
                 buf.append([SampleDraft(T0_US, SOC, bad, "change")])

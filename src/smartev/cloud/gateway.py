@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from smartev.cloud.telemetry_store import StoredSample, TelemetryStore
+from smartev.cloud.telemetry_store import TelemetryStore
 from smartev.core.clock import Clock
 from smartev.link import (
     Ack,
@@ -173,13 +173,7 @@ class LinkGateway:
             sender.cancel()
 
     def _store_batch(self, car_id: str, batch: TelemetryBatch) -> int:
-        return self.store.store(
-            car_id,
-            [
-                StoredSample(car_id, s.seq, s.ts_us, s.path, s.value, str(s.kind))
-                for s in batch.samples
-            ],
-        )
+        return self.store.store(car_id, batch.samples)
 
 
 class StarletteChannel:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from smartev.core.errors import PeerError
+from smartev.link import Sample
 
 Value = bool | int | float | str | tuple[bool | int | float | str, ...] | None
 
@@ -36,7 +37,7 @@ class TelemetryStoreError(PeerError):
 
 
 class TelemetryStore(Protocol):
-    def store(self, car_id: str, samples: Sequence[StoredSample]) -> int:
+    def store(self, car_id: str, samples: Sequence[Sample]) -> int:
         """Store new samples (re-sent ones are ignored); return the car's highest stored seq."""
         ...
 
@@ -87,11 +88,12 @@ class SqliteTelemetryStore:
             car: seq for car, seq in self._db.execute("SELECT car_id, last_seq FROM telemetry_car")
         }
 
-    def store(self, car_id: str, samples: Sequence[StoredSample]) -> int:
+    def store(self, car_id: str, samples: Sequence[Sample]) -> int:
+        dumps = json.dumps
         with self._lock:
             last = self._last.get(car_id, 0)
             rows = [
-                (car_id, s.seq, s.ts_us, s.path, json.dumps(s.value), s.kind)
+                (car_id, s.seq, s.ts_us, s.path, dumps(s.value), s.kind.value)
                 for s in samples
                 if s.seq > last
             ]

@@ -211,7 +211,8 @@ class Proof:
 
 @dataclass(frozen=True, slots=True)
 class Welcome:
-    """The handshake is done; the car sends its samples from ``resume_from_seq`` on."""
+    """The handshake is done; the cloud has stored the car's samples up to ``resume_from_seq``
+    (0: none), so the car sends those after it."""
 
     message_type: ClassVar[MessageType] = MessageType.WELCOME
 

@@ -45,6 +45,8 @@ import msgpack  # type: ignore[import-untyped,unused-ignore]  # ships no type in
 
 from smartev.core.clock import Clock
 from smartev.core.errors import InvalidInputError, PeerError
+from smartev.link import LinkError, Sample
+from smartev.link import SampleKind as WireKind
 from smartev.spec import Value
 from smartev.vehicle.errors import VehicleError
 
@@ -264,11 +266,16 @@ class TelemetryBuffer:
             try:
                 if not _finite(value):  # the wire refuses NaN and infinities: no poison samples
                     raise ValueError(value)
+                if path not in path_ids:  # a path is checked once, when first seen
+                    Sample(1, max(ts_us, 0), path, value, WireKind(kind))
+                if ts_us < 0:
+                    raise ValueError(ts_us)
                 blob = pack(value)
-            except (TypeError, ValueError, OverflowError) as exc:
+            except (TypeError, ValueError, OverflowError, LinkError) as exc:
                 raise InvalidInputError(
-                    f"value {value!r} of {path} cannot be buffered: must be a VSS value "
-                    "(bool, int, finite float, str, a tuple of those, or None)"
+                    f"sample {path}={value!r} at {ts_us} cannot be buffered: it must be a VSS "
+                    "path with a VSS value (bool, int, finite float, str, a tuple of those, or "
+                    f"None) at a time >= 0 ({exc})"
                 ) from exc
             seq += 1
             rows.append((seq, ts_us, path_id, blob, rank))

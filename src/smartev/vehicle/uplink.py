@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from smartev.core.clock import Clock
 from smartev.link import (
+    MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     Ack,
     Challenge,
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SAMPLES = 500
 MAX_UNACKED_BATCHES = 4
+MAX_BATCH_BYTES = MAX_FRAME_BYTES * 3 // 4  # leaves room under the cloud's frame limit
 IDLE_POLL_S = 0.05
 SOFTWARE = "smartev-car"
 
@@ -96,12 +98,13 @@ class Uplink:
             else:
                 try:
                     await self.session(channel)
-                    backoff = 0.2
                 except (ConnectionClosedError, LinkProtocolError) as exc:
                     log.info("link lost (%s); reconnecting", exc)
                 except LinkRefusedError as exc:
                     log.warning("%s", exc)
                 finally:
+                    if self.connected.is_set():  # a session got through: start over gently
+                        backoff = 0.2
                     self.connected.clear()
                     with contextlib.suppress(ConnectionClosedError):
                         await channel.close()
@@ -116,9 +119,10 @@ class Uplink:
 
     async def session(self, channel: FrameChannel) -> None:
         """Handshake, then stream and receive until the connection ends."""
-        last = self.buffer.last_seq
         await channel.send(
-            encode(Hello(self.car_id, PROTOCOL_VERSION, SOFTWARE, self.epoch, last or None))
+            encode(
+                Hello(self.car_id, PROTOCOL_VERSION, SOFTWARE, self.epoch, self.acked_seq or None)
+            )
         )
         challenge = await self._expect(channel)
         if not isinstance(challenge, Challenge):
@@ -129,53 +133,79 @@ class Uplink:
         if not isinstance(welcome, Welcome):
             raise LinkProtocolError(f"expected Welcome, got {type(welcome).__name__}")
         # The cloud has everything up to resume_from_seq: drop it here, resend the rest.
+        if welcome.resume_from_seq > self.buffer.last_seq:
+            # The cloud has seen numbers this buffer never gave out: the buffer was lost or
+            # replaced. New samples under those numbers would be taken for resends and ignored.
+            log.error(
+                "the cloud has stored up to seq %d but this car's buffer only reached %d: "
+                "telemetry is lost until the numbering passes it (buffer file lost?)",
+                welcome.resume_from_seq,
+                self.buffer.last_seq,
+            )
         stored = min(welcome.resume_from_seq, self.buffer.last_seq)
         self.buffer.ack(stored)
         self.acked_seq = stored
         self.connected.set()
         acked = asyncio.Event()
         sender = asyncio.create_task(self._send_loop(channel, stored, acked))
+        receiver = asyncio.create_task(self._receive_loop(channel, acked))
         try:
-            while True:
-                message = await self._expect(channel)
-                if isinstance(message, Ack):
-                    if message.up_to_seq > self.acked_seq:
-                        self.buffer.ack(min(message.up_to_seq, self.buffer.last_seq))
-                        self.acked_seq = message.up_to_seq
-                        acked.set()
-                elif isinstance(message, Command):
-                    if self._on_command is not None:
-                        await self._on_command(message, channel)
-                elif isinstance(message, Pong):
-                    pass
-                else:
-                    raise LinkProtocolError(f"unexpected {type(message).__name__} from the cloud")
-                if sender.done():
-                    sender.result()  # surfaces the sender's error
+            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # the first to stop says why (a lost connection, a bad frame…)
         finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionClosedError):
-                await sender
+            for task in (sender, receiver):
+                task.cancel()
+            for task in (sender, receiver):
+                with contextlib.suppress(
+                    asyncio.CancelledError, ConnectionClosedError, LinkProtocolError
+                ):
+                    await task
+
+    async def _receive_loop(self, channel: FrameChannel, acked: asyncio.Event) -> None:
+        while True:
+            message = await self._expect(channel)
+            if isinstance(message, Ack):
+                if message.up_to_seq > self.acked_seq:
+                    self.buffer.ack(min(message.up_to_seq, self.buffer.last_seq))
+                    self.acked_seq = message.up_to_seq
+                    acked.set()
+            elif isinstance(message, Command):
+                if self._on_command is not None:
+                    await self._on_command(message, channel)
+            elif not isinstance(message, Pong):
+                raise LinkProtocolError(f"unexpected {type(message).__name__} from the cloud")
 
     async def _send_loop(self, channel: FrameChannel, after: int, acked: asyncio.Event) -> None:
         sent_up_to = after
-        window = self._batch * MAX_UNACKED_BATCHES
+        in_flight: list[int] = []  # the last seq of each batch not yet acked
+        limit = self._batch
         while True:
-            if sent_up_to - self.acked_seq >= window:
+            in_flight = [end for end in in_flight if end > self.acked_seq]
+            if len(in_flight) >= MAX_UNACKED_BATCHES:
                 acked.clear()
                 await acked.wait()
                 continue
-            samples = self.buffer.read(sent_up_to, self._batch, contiguous=True)
+            samples = self.buffer.read(sent_up_to, limit, contiguous=True)
             if not samples:
                 await asyncio.sleep(IDLE_POLL_S)
                 continue
-            batch = TelemetryBatch(
-                samples[0].seq,
-                tuple(Sample(s.seq, s.ts_us, s.path, s.value, SampleKind(s.kind)) for s in samples),
+            frame = encode(
+                TelemetryBatch(
+                    samples[0].seq,
+                    tuple(
+                        Sample(s.seq, s.ts_us, s.path, s.value, SampleKind(s.kind)) for s in samples
+                    ),
+                )
             )
-            await channel.send(encode(batch))
+            if len(frame) > MAX_BATCH_BYTES and len(samples) > 1:
+                limit = max(1, len(samples) // 2)  # big values: fewer per frame
+                continue
+            await channel.send(frame)
             self.sent_batches += 1
             sent_up_to = samples[-1].seq
+            in_flight.append(sent_up_to)
+            limit = min(self._batch, limit * 2)
 
 
 class WebsocketsChannel:
