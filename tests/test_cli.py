@@ -174,3 +174,11 @@ def test_up_rejects_bad_options(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["up", "--port", "http"], env, tmp_path)
     assert result.returncode == 2  # typer's own usage error
     assert "Invalid value" in result.stderr
+
+
+def test_up_needs_both_tls_files(env: dict[str, str], tmp_path: Path) -> None:
+    cert = tmp_path / "c.pem"
+    cert.write_text("x")
+    result = run(["up", "--port", str(free_port()), "--tls-cert", str(cert)], env, tmp_path)
+    assert result.returncode == 1
+    assert "TLS needs both tls_cert and tls_key" in result.stderr

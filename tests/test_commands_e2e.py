@@ -95,6 +95,8 @@ class World:
             on_command=CommandService(self.verifier, self.broker, clock).handle,
         )
         self.counter = 0
+        self.connect = websocket_connector(f"ws://127.0.0.1:{self.port}/link/v1")
+        self.car_task: asyncio.Task[None] | None = None
 
     def _execute(self, request: ActuationRequest) -> None:
         asyncio.get_running_loop().call_later(
@@ -124,10 +126,10 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     serving = asyncio.create_task(w.server.serve())
     while not w.server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.01)
-    car = asyncio.create_task(w.uplink.run(websocket_connector(f"ws://127.0.0.1:{w.port}/link/v1")))
+    w.car_task = asyncio.create_task(w.uplink.run(w.connect))
     await asyncio.wait_for(w.uplink.connected.wait(), 10)
     yield w
-    car.cancel()
+    w.car_task.cancel()
     w.server.should_exit = True
     await serving
     w.buffer.close()
@@ -171,3 +173,16 @@ async def test_replayed_and_expired_commands_are_rejected(world: World) -> None:
     await asyncio.sleep(0.3)
     record = world.relay.submit(CAR, late)
     assert states(record) == ["requested", "expired"]
+
+
+async def test_an_offline_car_gets_the_command_when_it_reconnects(world: World) -> None:
+    assert world.car_task is not None
+    world.car_task.cancel()
+    while world.gateway.sessions:  # noqa: ASYNC110 - the gateway notices the closed socket
+        await asyncio.sleep(0.01)
+    record = world.relay.submit(CAR, encode_envelope(world.signed("door.lock", ttl_s=30)))
+    await asyncio.sleep(0.2)
+    assert states(record) == ["requested"]  # waiting for the car
+    world.car_task = asyncio.create_task(world.uplink.run(world.connect))
+    done = await asyncio.wait_for(world.relay.wait_final(record.command_id), 10)
+    assert states(done) == ["requested", "delivered", "accepted", "executed"]

@@ -17,6 +17,7 @@ from smartev.core.bus import EventBus
 from smartev.core.clock import RealClock
 from smartev.core.config import Settings
 from smartev.link import RefusalCode
+from smartev.link.transport import ConnectionClosedError
 from smartev.vehicle.telemetry_buffer import SampleDraft, TelemetryBuffer
 from smartev.vehicle.uplink import LinkRefusedError, Uplink, websocket_connector
 
@@ -152,3 +153,69 @@ async def test_garbage_and_wrong_version_get_a_refusal_and_a_closed_connection(
     async with connect(cloud.url) as ws:  # the server is still up and still refusing cleanly
         await ws.send(b"")
         assert isinstance(decode(await asyncio.wait_for(ws.recv(), 5)), Refusal)  # type: ignore[arg-type]
+
+
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as a cloud operator would configure."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smartev test cloud")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cloud.crt", tmp / "cloud.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_telemetry_over_tls(tmp_path: Path) -> None:
+    cert, key_file = self_signed(tmp_path)
+    car_key = Ed25519PrivateKey.generate()
+    cloud = Cloud(tmp_path, {CAR: car_key.public_key()})
+    cloud.server.config.ssl_certfile = str(cert)
+    cloud.server.config.ssl_keyfile = str(key_file)
+    serving = asyncio.create_task(cloud.server.serve())
+    while not cloud.server.started:  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
+    buffer = TelemetryBuffer(tmp_path / "car.db", clock=RealClock())
+    buffer.append(drafts(50))
+    url = f"wss://127.0.0.1:{cloud.port}/link/v1"
+    uplink = Uplink(
+        car_id=CAR, private_key=car_key, epoch=os.urandom(16), buffer=buffer, clock=RealClock()
+    )
+    # Without the cloud's CA the car refuses to talk to it.
+    with pytest.raises(ConnectionClosedError, match="CERTIFICATE_VERIFY_FAILED"):
+        await websocket_connector(url)()
+    running = asyncio.create_task(uplink.run(websocket_connector(url, ca_file=str(cert))))
+    await wait_until(lambda: cloud.store.count(CAR) == 50)
+    running.cancel()
+    cloud.server.should_exit = True
+    await serving
+    buffer.close()
+    cloud.store.close()

@@ -50,6 +50,7 @@ class CarNodeConfig:
     start: tuple[float, float] = DEFAULT_PLACE
     soc: float = 0.8
     cloud_url: str | None = None  # ws(s)://…/link/v1: stream telemetry to the cloud
+    cloud_ca: Path | None = None  # CA file for a wss:// cloud with its own certificate
 
 
 async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
@@ -107,7 +108,10 @@ async def run_car_node(
         )
         sampler = TelemetrySampler(DEFAULT_TELEMETRY_POLICY, clock)
         tasks.append(asyncio.create_task(pump_broker(broker, ["Vehicle"], sampler, buffer, clock)))
-        tasks.append(asyncio.create_task(uplink.run(websocket_connector(config.cloud_url))))
+        connect = websocket_connector(
+            config.cloud_url, ca_file=str(config.cloud_ca) if config.cloud_ca else None
+        )
+        tasks.append(asyncio.create_task(uplink.run(connect)))
     try:
         on_ready(server.target)
         waiting = asyncio.create_task(stop.wait())

@@ -88,6 +88,10 @@ def up(
         float | None,
         typer.Option(help="Simulated seconds per real second [default: 60]."),
     ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate: serve HTTPS (and wss:// for cars).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the demo world (the cloud app on a simulated clock) and print the address to open.
@@ -98,7 +102,14 @@ def up(
 
     from smartev.world import bind_listener, run_world  # deferred: keeps `smartev --help` fast
 
-    settings = _settings(config, host=host, port=port, speed=speed)
+    settings = _settings(
+        config,
+        host=host,
+        port=port,
+        speed=speed,
+        tls_cert=str(tls_cert) if tls_cert else None,
+        tls_key=str(tls_key) if tls_key else None,
+    )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -112,7 +123,10 @@ def up(
         out.print("Press Ctrl-C to stop.")
 
     with sock:
-        asyncio.run(run_world(settings, sock, on_ready=ready))
+        try:
+            asyncio.run(run_world(settings, sock, on_ready=ready))
+        except SmartevError as exc:
+            raise _fail(str(exc)) from None
     out.print("smartev stopped.")
 
 

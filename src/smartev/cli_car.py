@@ -62,6 +62,9 @@ def run(
         str | None,
         typer.Option(help="Stream telemetry to this cloud, e.g. ws://127.0.0.1:8000/link/v1."),
     ] = None,
+    cloud_ca: Annotated[
+        Path | None, typer.Option(help="CA certificate to trust for a wss:// cloud.")
+    ] = None,
 ) -> None:
     """Start one simulated car with its broker and KUKSA-compatible gRPC API (v1 and v2).
 
@@ -96,6 +99,7 @@ def run(
             tls_cert=tls_cert,
             tls_key=tls_key,
             cloud_url=cloud,
+            cloud_ca=cloud_ca,
         )
     except (SmartevError, OSError) as exc:
         raise _fail(str(exc)) from None

@@ -104,8 +104,12 @@ async def run_world(
     relay.send = gateway.send_command
     async with EventBus() as bus:
         app = create_app(settings, clock, bus, link=gateway)
+        if (settings.tls_cert is None) != (settings.tls_key is None):
+            raise ConfigError("TLS needs both tls_cert and tls_key")
         config = uvicorn.Config(
             app,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
             log_level=settings.log_level,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             access_log=settings.log_level == "debug",
@@ -126,7 +130,8 @@ async def run_world(
             await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
             listening.cancel()
             if server.started:
-                on_ready(public_url(sock))
+                url = public_url(sock)
+                on_ready(url.replace("http://", "https://") if settings.tls_cert else url)
             await serving
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):

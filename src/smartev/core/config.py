@@ -49,6 +49,8 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log verbosity."
     )
+    tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS and wss://.")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

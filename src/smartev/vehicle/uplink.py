@@ -239,14 +239,21 @@ class WebsocketsChannel:
 
 
 def websocket_connector(
-    url: str, *, max_frame_bytes: int = 1 << 20
+    url: str, *, ca_file: str | None = None, max_frame_bytes: int = 1 << 20
 ) -> Callable[[], Awaitable[FrameChannel]]:
-    """A connect function for :meth:`Uplink.run` (``ws://`` or ``wss://`` with TLS)."""
+    """A connect function for :meth:`Uplink.run`: ``ws://``, or ``wss://`` (TLS) checked against
+    the system's roots or the given CA file."""
+    import ssl
+
     from websockets.asyncio.client import connect
+
+    context = None
+    if url.startswith("wss://"):
+        context = ssl.create_default_context(cafile=ca_file)
 
     async def open_channel() -> FrameChannel:
         try:
-            connection = await connect(url, max_size=max_frame_bytes, open_timeout=5)
+            connection = await connect(url, ssl=context, max_size=max_frame_bytes, open_timeout=5)
         except Exception as exc:  # websockets raises several families; all mean "not now"
             raise ConnectionClosedError(f"cannot connect to {url}: {exc}") from exc
         return WebsocketsChannel(connection)
