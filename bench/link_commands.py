@@ -41,7 +41,6 @@ async def run_cars(url: str, keys: Path, n_cars: int) -> None:
     from cryptography.hazmat.primitives import serialization
 
     from smartev.core.clock import RealClock
-    from smartev.link.signing import load_public_key
     from smartev.spec import shipped_catalog
     from smartev.vehicle.actuation import ActuationRequest
     from smartev.vehicle.broker import Broker
@@ -76,7 +75,7 @@ async def run_cars(url: str, keys: Path, n_cars: int) -> None:
         ).publish({"Vehicle.Speed": 0.0})
         ring = KeyRing()
         owner = bytes.fromhex((keys / f"{car_id}.owner").read_text())
-        ring.pair_owner(load_public_key(owner) and owner, "bench owner", int(time.time() * 1e6))
+        ring.pair_owner(owner, "bench owner", int(time.time() * 1e6))
         epoch = os.urandom(16)
         car_key = serialization.load_pem_private_key(
             (keys / f"{car_id}.key").read_bytes(), password=None

@@ -20,6 +20,7 @@ from smartev.link import RefusalCode
 from smartev.link.transport import ConnectionClosedError
 from smartev.vehicle.telemetry_buffer import SampleDraft, TelemetryBuffer
 from smartev.vehicle.uplink import LinkRefusedError, Uplink, websocket_connector
+from tests.certs import write_self_signed
 
 CAR = "LSJWH4097PN000001"
 
@@ -155,47 +156,8 @@ async def test_garbage_and_wrong_version_get_a_refusal_and_a_closed_connection(
         assert isinstance(decode(await asyncio.wait_for(ws.recv(), 5)), Refusal)  # type: ignore[arg-type]
 
 
-def self_signed(tmp: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as a cloud operator would configure."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smartev test cloud")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp / "cloud.crt", tmp / "cloud.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 async def test_telemetry_over_tls(tmp_path: Path) -> None:
-    cert, key_file = self_signed(tmp_path)
+    cert, key_file = write_self_signed(tmp_path)
     car_key = Ed25519PrivateKey.generate()
     cloud = Cloud(tmp_path, {CAR: car_key.public_key()})
     cloud.server.config.ssl_certfile = str(cert)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from smartev import __version__
 from smartev.cli_car import car_app
+from smartev.cli_output import fail, out
 from smartev.cli_sim import sim_app
 from smartev.core.config import Settings, load_settings
 from smartev.core.errors import SmartevError
@@ -32,8 +32,6 @@ app = typer.Typer(
 )
 app.add_typer(sim_app)
 app.add_typer(car_app)
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,16 +43,11 @@ ConfigOption = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
-
-
 def _settings(config: Path | None, **overrides: str | int | float | None) -> Settings:
     try:
         return load_settings(config, overrides=overrides)
     except SmartevError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _version_callback(value: bool) -> None:
@@ -116,7 +109,7 @@ def up(
     try:
         sock = bind_listener(settings.host, settings.port)
     except SmartevError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     def ready(url: str) -> None:
         out.print(f"smartev is up at [bold]{url}[/]  (clock {settings.speed:g}× real time)")
@@ -126,7 +119,7 @@ def up(
         try:
             asyncio.run(run_world(settings, sock, on_ready=ready))
         except SmartevError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     out.print("smartev stopped.")
 
 
@@ -214,7 +207,7 @@ def doctor(config: ConfigOption = None) -> None:
     out.print(table)
     failed = [c.name for c in checks if c.required and not c.ok]
     if failed:
-        raise _fail("not ready: " + ", ".join(failed))
+        raise fail("not ready: " + ", ".join(failed))
     out.print("ready: `smartev up` can run here.")
 
 

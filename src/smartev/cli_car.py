@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from smartev.cli_output import fail, out
 from smartev.core.errors import SmartevError
 
 car_app = typer.Typer(
@@ -17,19 +17,12 @@ car_app = typer.Typer(
     help="The car's own software: a simulated car, its VSS signal broker and KUKSA gRPC API.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
 
 
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise _fail(f"--grpc {text!r} must be HOST:PORT, e.g. 127.0.0.1:55555")
+        raise fail(f"--grpc {text!r} must be HOST:PORT, e.g. 127.0.0.1:55555")
     return host.strip("[]"), int(port)
 
 
@@ -102,7 +95,7 @@ def run(
             cloud_ca=cloud_ca,
         )
     except (SmartevError, OSError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -121,7 +114,7 @@ def run(
     try:
         asyncio.run(main())
     except SmartevError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print("car stopped.")
 
 
@@ -144,7 +137,7 @@ def provision(
         cloud_dir = cloud_data_dir or load_settings().data_dir
         CarKeyDirectory(cloud_dir / "cars").register(vin, public_pem(key))
     except (SmartevError, OSError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(f"car {vin}: key in {data_dir}, registered with the cloud in {cloud_dir}")
 
 
@@ -165,5 +158,5 @@ def pair(
         ring = load_key_ring(data_dir)
         key = ring.pair_owner(bytes.fromhex(owner_public_key), label, int(time.time() * 1e6))
     except (SmartevError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out.print(f"owner key {key.key_id} ({label}) paired with the car in {data_dir}")

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from smartev.cli_output import err, fail, out
 from smartev.core.errors import SmartevError
 
 sim_app = typer.Typer(
@@ -18,13 +18,6 @@ sim_app = typer.Typer(
     help="The vehicle physics simulator: run a car over a drive cycle, validate against EPA data.",
     no_args_is_help=True,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
 
 
 @sim_app.command("vehicles")
@@ -103,7 +96,7 @@ def run(
 
             plot_run(result, plot)
     except SmartevError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     summary = run_summary(result)
     if as_json:
         print(json.dumps(summary))
@@ -177,7 +170,7 @@ def validate_cmd(
 
             plot_validation(report, plot)
     except SmartevError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     if as_json:
         print(json.dumps(report.to_json()))
         return
