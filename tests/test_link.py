@@ -181,3 +181,30 @@ async def test_telemetry_over_tls(tmp_path: Path) -> None:
     await serving
     buffer.close()
     cloud.store.close()
+
+
+async def test_a_car_whose_buffer_file_was_lost_loses_nothing_new(
+    cloud_and_key: tuple[Cloud, Ed25519PrivateKey], tmp_path: Path
+) -> None:
+    cloud, key = cloud_and_key
+    first = TelemetryBuffer(tmp_path / "car.db", clock=RealClock())
+    first.append(drafts(300))
+    uplink = Uplink(
+        car_id=CAR, private_key=key, epoch=os.urandom(16), buffer=first, clock=RealClock()
+    )
+    running = asyncio.create_task(uplink.run(websocket_connector(cloud.url)))
+    await wait_until(lambda: cloud.store.count(CAR) == 300)
+    running.cancel()
+    first.close()
+    (tmp_path / "car.db").unlink()  # the car's storage was replaced: numbering restarts at 1
+    fresh = TelemetryBuffer(tmp_path / "car.db", clock=RealClock())
+    fresh.append(drafts(120, 1_000_000))
+    uplink = Uplink(
+        car_id=CAR, private_key=key, epoch=os.urandom(16), buffer=fresh, clock=RealClock()
+    )
+    running = asyncio.create_task(uplink.run(websocket_connector(cloud.url)))
+    await wait_until(lambda: cloud.store.count(CAR) == 420)
+    new = cloud.store.samples(CAR, after_seq=300)
+    assert [s.ts_us for s in new] == [1_000_000 + i for i in range(120)]
+    running.cancel()
+    fresh.close()

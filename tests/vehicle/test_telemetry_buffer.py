@@ -540,3 +540,17 @@ class BufferWithCloud(RuleBasedStateMachine):
 
 BufferWithCloud.TestCase.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 test_buffer_with_cloud = BufferWithCloud.TestCase
+
+
+def test_renumber_above_keeps_order_and_survives_reopen(tmp_path: Path, clock: SimClock) -> None:
+    with open_buffer(tmp_path / "t.db", clock) as buf:
+        buf.append([draft(1), draft(2), draft(3)])
+        buf.ack(1)
+        assert buf.renumber_above(2) == 0  # nothing to do below our own numbers
+        assert buf.renumber_above(10) == 10
+        assert [s.seq for s in buf.read(0, 10)] == [12, 13]
+        assert buf.last_seq == 13
+        assert [s.seq for s in buf.append([draft(4)])] == [14]
+    with open_buffer(tmp_path / "t.db", clock) as buf:
+        assert [s.seq for s in buf.read(0, 10)] == [12, 13, 14]
+        assert [s.seq for s in buf.append([draft(5)])] == [15]

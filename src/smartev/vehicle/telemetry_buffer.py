@@ -390,6 +390,30 @@ class TelemetryBuffer:
             for seq, ts_us, i, blob, rank in rows
         ]
 
+    def renumber_above(self, floor: int) -> int:
+        """Move every sequence number (pending and future) above ``floor``, keeping order.
+
+        For a cloud that has stored numbers this buffer never gave out: the buffer file was lost
+        or replaced, and samples under those numbers would be taken for resends and ignored.
+        Returns the shift (0 when nothing needed to move).
+        """
+        if floor <= self._last_seq:
+            return 0
+        shift = floor
+        try:
+            with self._transaction(sync_full=True):
+                # Every new number is above every old one, so no row collides with another.
+                self._db.execute("UPDATE sample SET seq = seq + ?", (shift,))
+                self._set_meta(
+                    last_seq=self._last_seq + shift,
+                    seq_reserved=self._last_seq + shift + SEQ_RESERVE_BLOCK,
+                )
+        except sqlite3.Error as exc:
+            raise TelemetryBufferError(f"cannot renumber {self.path}: {exc}") from exc
+        self._last_seq += shift
+        self._reserved = self._last_seq + SEQ_RESERVE_BLOCK
+        return shift
+
     def ack(self, up_to_seq: int) -> int:
         """Remove every sample up to and including ``up_to_seq``; returns how many. Idempotent."""
         if up_to_seq > self._last_seq:

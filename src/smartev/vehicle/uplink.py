@@ -134,14 +134,15 @@ class Uplink:
             raise LinkProtocolError(f"expected Welcome, got {type(welcome).__name__}")
         # The cloud has everything up to resume_from_seq: drop it here, resend the rest.
         if welcome.resume_from_seq > self.buffer.last_seq:
-            # The cloud has seen numbers this buffer never gave out: the buffer was lost or
-            # replaced. New samples under those numbers would be taken for resends and ignored.
-            log.error(
-                "the cloud has stored up to seq %d but this car's buffer only reached %d: "
-                "telemetry is lost until the numbering passes it (buffer file lost?)",
+            # The cloud has seen numbers this buffer never gave out (the buffer file was lost or
+            # replaced): move ours above them, or the cloud would take them for resends.
+            log.warning(
+                "the cloud has stored up to seq %d, this car's buffer only reached %d: "
+                "renumbering the buffer above the cloud's mark",
                 welcome.resume_from_seq,
                 self.buffer.last_seq,
             )
+            self.buffer.renumber_above(welcome.resume_from_seq)
         stored = min(welcome.resume_from_seq, self.buffer.last_seq)
         self.buffer.ack(stored)
         self.acked_seq = stored
