@@ -128,3 +128,28 @@ async def test_every_vss_datatype_round_trips(typed_stubs: tuple[Any, Any]) -> N
         assert point.WhichOneof("value") == field, datatype
         v1_back = getattr(point, field)
         assert (list(v1_back.values) if field.endswith("_array") else v1_back) == expected
+
+
+@pytest.mark.parametrize(
+    ("datatype", "value", "stale"),
+    [
+        (DataType.FLOAT, 1.5, False),
+        (DataType.DOUBLE, -2.25, False),
+        (DataType.UINT8, 200, False),
+        (DataType.INT64, -(2**40), False),
+        (DataType.BOOLEAN, True, False),
+        (DataType.STRING, "OPEN", False),
+        (DataType.STRING_ARRAY, ("a", "b"), False),
+        (DataType.FLOAT_ARRAY, (1.0, 2.0), False),
+        (DataType.FLOAT, 3.0, True),
+        (DataType.FLOAT, None, False),
+    ],
+)
+def test_filling_in_place_equals_building(datatype: DataType, value: object, stale: bool) -> None:
+    from smartev.vehicle.broker import Datapoint as BrokerDatapoint
+    from smartev.vehicle.kuksa_convert import datapoint_v2, fill_datapoint_v2
+
+    dp = BrokerDatapoint(value, 1_780_000_000.123456, stale=stale)  # type: ignore[arg-type]
+    filled = types_v2.Datapoint()
+    fill_datapoint_v2(filled, datatype, dp)
+    assert filled == datapoint_v2(datatype, dp)

@@ -28,6 +28,7 @@ from smartev.vehicle.actuation import ActuationRequest
 from smartev.vehicle.broker import Broker
 from smartev.vehicle.kuksa_convert import (
     datapoint_v2,
+    fill_datapoint_v2,
     metadata_v2,
     read_value_v2,
     resolve_signal,
@@ -153,12 +154,11 @@ class ValV2:
                 await context.send_initial_metadata(metadata_values(UNKNOWN_PATHS_KEY, sub.unknown))
             async for batch in sub:
                 caller.check()
-                yield val_v2.SubscribeResponse(
-                    entries={
-                        path: datapoint_v2(catalog.get(path).datatype, dp)
-                        for path, dp in batch.items()
-                    }
-                )
+                response = val_v2.SubscribeResponse()
+                entries = response.entries
+                for path, dp in batch.items():
+                    fill_datapoint_v2(entries[path], catalog.get(path).datatype, dp)
+                yield response
 
     async def subscribe_by_id(
         self, request: val_v2.SubscribeByIdRequest, caller: Caller, context: Context
@@ -183,12 +183,12 @@ class ValV2:
                 await context.send_initial_metadata(metadata_values(UNKNOWN_IDS_KEY, unknown))
             async for batch in sub:
                 caller.check()
-                yield val_v2.SubscribeByIdResponse(
-                    entries={
-                        specs[path].id: datapoint_v2(specs[path].datatype, dp)
-                        for path, dp in batch.items()
-                    }
-                )
+                response = val_v2.SubscribeByIdResponse()
+                entries = response.entries
+                for path, dp in batch.items():
+                    spec = specs[path]
+                    fill_datapoint_v2(entries[spec.id], spec.datatype, dp)
+                yield response
 
     # --- actuating and publishing -------------------------------------------------------------
 
