@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
@@ -50,7 +50,7 @@ class CanBusError(VehicleError, PeerError):
     """The CAN bus failed while the feeder was reading it."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CanFeederStats:
     """What the feeder has seen since it was made.
 
@@ -61,18 +61,6 @@ class CanFeederStats:
     values ``publish`` refused (with a :class:`~smartev.core.errors.SmartevError`).
     """
 
-    frames: int = 0
-    decoded: int = 0
-    unknown_id: int = 0
-    unmapped: int = 0
-    decode_errors: int = 0
-    published: int = 0
-    dropped: int = 0
-    publish_errors: int = 0
-
-
-@dataclass(slots=True)
-class _Tally:
     frames: int = 0
     decoded: int = 0
     unknown_id: int = 0
@@ -107,7 +95,7 @@ class CanFeeder:
             resolve_signal(db, entry.message, entry.signal)  # a mapping made for another DBC
             self._routes[entry.message] = (*self._routes.get(entry.message, ()), entry)
         self._last: dict[str, tuple[Value, float]] = {}  # path -> (value, monotonic s) published
-        self._tally = _Tally()
+        self._tally = CanFeederStats()
         self._reported_ids: set[int] = set()
         self._reported_paths: set[str] = set()
 
@@ -117,7 +105,7 @@ class CanFeeder:
 
     @property
     def stats(self) -> CanFeederStats:
-        return CanFeederStats(**asdict(self._tally))
+        return replace(self._tally)  # a snapshot: the feeder keeps counting in its own
 
     def on_frame(self, arbitration_id: int, data: bytes, timestamp: float) -> None:
         """Decode one frame and publish its mapped signals; never raises for bad frames.
