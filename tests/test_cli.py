@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from smartev import __version__
+from tests.net import free_port
 
 SMARTEV = str(Path(sys.executable).parent / "smartev")
 
@@ -24,13 +25,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     clean["XDG_DATA_HOME"] = str(tmp_path / "data")
     clean["NO_COLOR"] = "1"
     return clean
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -12,15 +12,10 @@ from pathlib import Path
 import pytest
 from kuksa_client.grpc import Datapoint, VSSClient
 
+from tests.net import free_port
+
 SMARTEV = str(Path(sys.executable).parent / "smartev")
 SOC = "Vehicle.Powertrain.TractionBattery.Charging.ChargeLimit"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 import asyncio
 import dataclasses
 import os
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,16 +36,10 @@ from smartev.vehicle.commands import CommandVerifier
 from smartev.vehicle.keyring import KeyRing
 from smartev.vehicle.telemetry_buffer import TelemetryBuffer
 from smartev.vehicle.uplink import Uplink, websocket_connector
+from tests.net import free_port
 
 CAR = "LSJWH4097PN000001"
 LOCK = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class World:

@@ -2,7 +2,6 @@
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,15 +20,9 @@ from smartev.link.transport import ConnectionClosedError
 from smartev.vehicle.telemetry_buffer import SampleDraft, TelemetryBuffer
 from smartev.vehicle.uplink import LinkRefusedError, Uplink, websocket_connector
 from tests.certs import write_self_signed
+from tests.net import free_port
 
 CAR = "LSJWH4097PN000001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Cloud:

@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from smartev.core.clock import RealClock
 from smartev.vehicle.car_key import load_or_create_car_key
 from smartev.vehicle.telemetry_buffer import SEQ_RESERVE_BLOCK, TelemetryBuffer
 from smartev.vehicle.uplink import Uplink, websocket_connector
+from tests.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,6 @@ SMARTEV = str(Path(sys.executable).parent / "smartev")
 VIN = "LSJWH4097PN000001"
 CAR_SPEED = "50"  # simulated seconds per real second: a few hundred samples a second
 HANG_GUARD_S = 30.0  # polls give up after this long: a guard against hangs, not a timing check
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
