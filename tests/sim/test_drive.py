@@ -209,3 +209,20 @@ def test_a_fleet_step_gives_each_car_its_own_step(
         for name in STEP_OUTPUTS:
             got, want = getattr(together, name)[k], getattr(alone, name)[0]
             assert got == pytest.approx(want, rel=1e-9, abs=1e-6), f"car {k} {name}"
+
+
+def test_hvac_on_an_unevenly_sampled_cycle_matches_an_even_one() -> None:
+    """The cabin model steps with each sample's own length, not an assumed second."""
+    spec = load_vehicle("xiaomi-su7")
+    even_t = np.arange(0.0, 1201.0)
+    uneven_t = np.concatenate((np.arange(0.0, 100.0), np.arange(100.0, 1201.0, 10.0)))
+
+    def parked(t: np.ndarray) -> DriveCycle:
+        return DriveCycle("parked", t, np.zeros_like(t), np.zeros_like(t))
+
+    even = simulate_cycle(spec, parked(even_t), ambient_c=-5, hvac_setpoint_c=21)
+    uneven = simulate_cycle(spec, parked(uneven_t), ambient_c=-5, hvac_setpoint_c=21)
+    hvac_even = float(even.hvac_w @ even.dt_s)
+    hvac_uneven = float(uneven.hvac_w @ uneven.dt_s)
+    assert hvac_uneven == pytest.approx(hvac_even, rel=0.03)
+    assert uneven.cabin_c[-1] == pytest.approx(even.cabin_c[-1], abs=0.3)

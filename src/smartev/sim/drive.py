@@ -335,7 +335,7 @@ def simulate_cycle(
     n = len(dt)
     cabin_c, hvac = cabin_trace(
         n + 1,
-        float(dt[0]) if cycle.is_uniform(float(dt[0])) else 1.0,
+        dt,
         cabin0_c=ambient_c,
         ambient_c=ambient_c,
         setpoint_c=hvac_setpoint_c,

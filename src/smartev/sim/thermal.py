@@ -92,7 +92,7 @@ def cabin_step(
 
 def cabin_trace(
     steps: int,
-    dt_s: float,
+    dt_s: float | FloatArray,
     *,
     cabin0_c: float,
     ambient_c: float,
@@ -104,20 +104,23 @@ def cabin_trace(
 
     The same equations as :func:`hvac_thermal_w` and :func:`cabin_step`, written with plain floats:
     one car's trace is a sequential recurrence, and floats are ten times faster than numpy
-    scalars for it.
+    scalars for it. ``dt_s`` is one step length, or one per step (``steps - 1`` of them) for a
+    cycle sampled at uneven times.
     """
     temps = np.empty(steps, dtype=np.float64)
     thermal = np.zeros(steps, dtype=np.float64)
     k = p.conductance_w_per_k
-    decay = math.exp(-k * dt_s / p.heat_capacity_j_per_k)
+    step_s = np.broadcast_to(np.asarray(dt_s, dtype=np.float64), (max(steps - 1, 0),))
+    # Decay over each step; the last entry (after the final point) is never used.
+    decays = np.exp(-k * np.append(step_s, 0.0) / p.heat_capacity_j_per_k)
     t = cabin0_c
     if setpoint_c is None:
         eq = ambient_c + p.solar_gain_w / k
-        temps[:] = eq + (cabin0_c - eq) * decay ** np.arange(steps)
+        temps[:] = eq + (cabin0_c - eq) * np.concatenate(([1.0], np.cumprod(decays[:-1])))
         return temps, thermal
     lo, hi, gain, solar = -p.max_cool_w, p.max_heat_w, p.gain_w_per_k, p.solar_gain_w
     feed_forward = k * (setpoint_c - ambient_c) - solar
-    for i in range(steps):
+    for i, decay in enumerate(decays.tolist()):
         temps[i] = t
         q = min(hi, max(lo, feed_forward + gain * (setpoint_c - t)))
         thermal[i] = q
