@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import statistics
@@ -47,6 +48,7 @@ ANCHOR_P99_MS = 1.2
 ANCHOR_CLIENT_SETS_PER_S = 2_500
 
 
+@functools.cache
 def catalog() -> Catalog:
     return load_vss_json(SHARED_VSS) if SHARED_VSS.exists() else shipped_catalog()
 
@@ -168,7 +170,7 @@ async def grpc_run(port: int, seconds: float, rate: float | None) -> tuple[float
                 )
             )
         )
-        floats = {p: cat_float for p, cat_float in zip(paths, _is_float(paths), strict=True)}
+        floats = {p: catalog().get(p).datatype.value == "float" for p in paths}
         batches = 0
         t0 = time.perf_counter()
         interval = N_SIGNALS / rate if rate else 0.0
@@ -200,11 +202,6 @@ async def grpc_run(port: int, seconds: float, rate: float | None) -> tuple[float
         provider.cancel()
         sub_task.cancel()
     return batches * N_SIGNALS / elapsed, latencies, received
-
-
-def _is_float(paths: list[str]) -> list[bool]:
-    cat = catalog()
-    return [cat.get(p).datatype.value == "float" for p in paths]
 
 
 def kuksa_client_sets(port: int, seconds: float) -> float:
