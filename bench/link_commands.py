@@ -147,7 +147,7 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(Settings(), clock, EventBus(), link=gateway),
+            create_app(Settings(data_dir=tmp), clock, EventBus(), link=gateway),
             host="127.0.0.1",
             port=port,
             log_level="warning",

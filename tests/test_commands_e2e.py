@@ -60,7 +60,7 @@ class World:
         )
         self.relay.send = self.gateway.send_command
         self.port = free_port()
-        app = create_app(Settings(), clock, EventBus(), link=self.gateway)
+        app = create_app(Settings(data_dir=tmp), clock, EventBus(), link=self.gateway)
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

@@ -34,7 +34,7 @@ class Cloud:
             clock=RealClock(),  # type: ignore[arg-type,return-value]
         )
         self.port = free_port()
-        app = create_app(Settings(), RealClock(), EventBus(), link=self.gateway)
+        app = create_app(Settings(data_dir=tmp), RealClock(), EventBus(), link=self.gateway)
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -10,9 +11,9 @@ from smartev.core.config import Settings
 START = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 
 
-def test_health_and_status_page_follow_the_world_clock() -> None:
+def test_health_and_status_page_follow_the_world_clock(tmp_path: Path) -> None:
     clock = SimClock(START)
-    app = create_app(Settings(), clock, EventBus())
+    app = create_app(Settings(data_dir=tmp_path), clock, EventBus())
     with TestClient(app) as client:
         clock.advance(125)
         health = client.get("/healthz").json()
@@ -29,8 +30,8 @@ def test_health_and_status_page_follow_the_world_clock() -> None:
         assert "stopped (moved by hand)" in page.text
 
 
-def test_unknown_paths_are_404_json() -> None:
-    app = create_app(Settings(), SimClock(START), EventBus())
+def test_unknown_paths_are_404_json(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path), SimClock(START), EventBus())
     with TestClient(app) as client:
         response = client.get("/nope")
         assert response.status_code == 404

@@ -6,38 +6,76 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from smartev import __version__
 from smartev.cloud import gateway, status
+from smartev.cloud.api import ROUTERS
+from smartev.cloud.auth import Accounts, AuthError, TooManyAttemptsError, load_or_create_secret
+from smartev.cloud.db import Database, default_url
 from smartev.cloud.gateway import LinkGateway
+from smartev.cloud.limits import BodyLimit
 from smartev.core.bus import EventBus
-from smartev.core.clock import Clock
+from smartev.core.clock import Clock, RealClock
 from smartev.core.config import Settings
+from smartev.core.errors import InvalidInputError
 
 
 @dataclass(frozen=True, slots=True)
 class CloudContext:
-    """What every router may reach through ``request.app.state.ctx``."""
+    """What every router may reach through ``request.app.state.ctx``.
+
+    ``clock`` is the world's clock (telemetry, drives, commands); ``auth_clock`` times logins and
+    tokens and is real time in a running service, even when the world runs faster.
+    """
 
     settings: Settings
     clock: Clock
+    auth_clock: Clock
     bus: EventBus
+    db: Database
+    accounts: Accounts
     started_monotonic: float
 
 
+def open_database(settings: Settings) -> Database:
+    return Database(settings.database_url or default_url(settings.data_dir))
+
+
 def create_app(
-    settings: Settings, clock: Clock, bus: EventBus, *, link: LinkGateway | None = None
+    settings: Settings,
+    clock: Clock,
+    bus: EventBus,
+    *,
+    link: LinkGateway | None = None,
+    db: Database | None = None,
+    auth_clock: Clock | None = None,
+    accounts: Accounts | None = None,
 ) -> FastAPI:
     """Build the cloud app around the given settings, clock and bus (owned by the caller);
-    with ``link``, cars connect to its gateway at ``/link/v1``."""
+    with ``link``, cars connect to its gateway at ``/link/v1``. Without ``db`` the app opens (and
+    migrates) the database of the settings and closes it when it stops."""
+    database = db or open_database(settings)
+    auth_clock = auth_clock or RealClock()
+    secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+    ctx = CloudContext(
+        settings=settings,
+        clock=clock,
+        auth_clock=auth_clock,
+        bus=bus,
+        db=database,
+        accounts=accounts or Accounts(secret, auth_clock),
+        started_monotonic=clock.monotonic(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ctx = CloudContext(
-            settings=settings, clock=clock, bus=bus, started_monotonic=clock.monotonic()
-        )
-        yield
+        try:
+            yield
+        finally:
+            if db is None:
+                database.close()
 
     app = FastAPI(
         title="smartev cloud",
@@ -46,7 +84,30 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.ctx = ctx
     app.state.gateway = link
+    app.add_middleware(BodyLimit)
+
+    @app.exception_handler(InvalidInputError)
+    async def invalid_input(_request: Request, exc: InvalidInputError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(TooManyAttemptsError)
+    async def too_many(_request: Request, exc: TooManyAttemptsError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
+
+    @app.exception_handler(AuthError)
+    async def unauthorized(_request: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
     app.include_router(status.router)
     app.include_router(gateway.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

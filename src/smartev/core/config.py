@@ -49,6 +49,14 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Log verbosity."
     )
+    secret_key: str | None = Field(
+        None,
+        min_length=32,
+        description="Key that signs access tokens (32+ characters); default: one generated at "
+        "first start in data_dir/secret.key. Set it when several cloud processes share a "
+        "database.",
+        repr=False,
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS and wss://.")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
 

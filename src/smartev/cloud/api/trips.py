@@ -1,0 +1,7 @@
+"""The drives and charging API (being written in this change)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/cars", tags=["drives and charging"])

@@ -1,0 +1,81 @@
+"""What routes depend on: the service's context, the caller (from the bearer token), and the
+caller's access to the car named in the path.
+
+A missing or bad token is a 401 that says why; a car the caller has no role for is a 404 (it
+might as well not exist); a car they see but whose data or action their role does not include is
+a 403 that names the role and what it lacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, HTTPException, Path, Request, status
+
+from smartev.cloud.access import CarAccess, Scope, car_access
+from smartev.cloud.auth import AuthError, Principal
+
+if TYPE_CHECKING:
+    from smartev.cloud.app import CloudContext
+
+CAR_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+
+
+def context(request: Request) -> CloudContext:
+    ctx: CloudContext = request.app.state.ctx
+    return ctx
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=message, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("send the access token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def principal(request: Request) -> Principal:
+    ctx = context(request)
+    token = bearer_token(request)
+    try:
+        with ctx.db.connect() as db:
+            return ctx.accounts.authenticate(db, token)
+    except AuthError as exc:
+        raise _unauthorized(str(exc)) from None
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def now_us(ctx: CloudContext) -> int:
+    return int(ctx.clock.timestamp() * 1_000_000)
+
+
+def require_car(scope: Scope) -> Callable[..., CarAccess]:
+    """A dependency giving the caller's access to ``{car_id}`` if their role includes ``scope``."""
+
+    def dependency(
+        request: Request,
+        caller: Caller,
+        car_id: Annotated[str, Path(pattern=CAR_ID_PATTERN, description="The car's id (VIN).")],
+    ) -> CarAccess:
+        ctx = context(request)
+        with ctx.db.connect() as db:
+            access = car_access(db, caller.user_id, car_id, now_us(ctx))
+        if access is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no car {car_id} for you")
+        if not access.allows(scope):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"your role for car {car_id} ({access.role}) does not include {scope}",
+            )
+        return access
+
+    return dependency

@@ -1,0 +1,320 @@
+"""The cloud's tables (SQLAlchemy 2 Core), one ``MetaData`` shared by the app and Alembic.
+
+Times are integer microseconds since the Unix epoch, UTC (``*_us``), taken from the service's
+clock, so the same rows mean the same thing on SQLite and PostgreSQL and under a simulated clock.
+Ids of people-facing rows are random text (``usr_…``, ``hh_…``): guessing one reaches nothing, and
+counting them tells nothing. Cars keep the id they use on the link (their VIN).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def new_id(prefix: str) -> str:
+    """A random id such as ``usr_3q0x…`` (96 random bits)."""
+    return f"{prefix}_{secrets.token_urlsafe(12)}"
+
+
+ID = String(40)
+CAR_ID = String(128)
+PATH = String(256)
+
+# ── accounts ─────────────────────────────────────────────────────────────────────────────────
+
+user = Table(
+    "user_account",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("display_name", String(100), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+# A login: the refresh tokens it hands out and the access tokens minted from them carry its id;
+# logging out revokes it, and with it every token of that login.
+auth_session = Table(
+    "auth_session",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+    Index("ix_auth_session_user", "user_id"),
+)
+
+refresh_token = Table(
+    "refresh_token",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 hex: the token is never stored
+    Column("session_id", ID, ForeignKey("auth_session.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("used_us", BigInteger),  # rotated: a second use means theft and revokes the session
+)
+
+# ── households, sharing, audit ───────────────────────────────────────────────────────────────
+
+household = Table(
+    "household",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("owner_id", ID, ForeignKey("user_account.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+)
+
+household_member = Table(
+    "household_member",
+    metadata,
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ID, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True),
+    Column("joined_us", BigInteger, nullable=False),
+    Index("ix_household_member_user", "user_id"),
+)
+
+invite = Table(
+    "invite",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("email", String(254)),  # when set, only that account may accept
+    Column("created_by", ID, ForeignKey("user_account.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("accepted_by", ID, ForeignKey("user_account.id")),
+    Column("accepted_us", BigInteger),
+    Column("revoked_us", BigInteger),
+)
+
+car = Table(
+    "car",
+    metadata,
+    Column("id", CAR_ID, primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="SET NULL")),
+    Column("name", String(100), nullable=False),
+    Column("paired_us", BigInteger),
+    # The car shows a one-time code; only its hash is kept, until it is used or expires.
+    Column("pairing_code_hash", String(64)),
+    Column("pairing_expires_us", BigInteger),
+    Column("rated_capacity_kwh", Float),
+    Index("ix_car_household", "household_id"),
+)
+
+# A person's role for one car. The household's owner is owner of its cars without a row here.
+car_grant = Table(
+    "car_grant",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("car_id", CAR_ID, ForeignKey("car.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(20), nullable=False),  # driver | guest | charging_manager
+    Column("valid_from_us", BigInteger),
+    Column("valid_until_us", BigInteger),
+    Column("granted_by", ID, ForeignKey("user_account.id"), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    UniqueConstraint("car_id", "user_id", name="uq_car_grant_car_user"),
+    Index("ix_car_grant_user", "user_id"),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("household_id", ID),
+    Column("car_id", CAR_ID),
+    Column("actor_id", ID),  # None: the car or the service itself
+    Column("action", String(60), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object
+    Column("ts_us", BigInteger, nullable=False),
+    Index("ix_audit_event_car_ts", "car_id", "ts_us"),
+    Index("ix_audit_event_household_ts", "household_id", "ts_us"),
+)
+
+geofence = Table(
+    "geofence",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("radius_m", Float, nullable=False),
+    Column("price_per_kwh", Float, nullable=False, default=0.0),
+    Column("price_per_minute", Float, nullable=False, default=0.0),
+    Column("session_fee", Float, nullable=False, default=0.0),
+    Column("currency", String(3), nullable=False, default="EUR"),
+    Index("ix_geofence_household", "household_id"),
+)
+
+# ── telemetry ────────────────────────────────────────────────────────────────────────────────
+
+telemetry_sample = Table(
+    "telemetry_sample",
+    metadata,
+    Column("car_id", CAR_ID, primary_key=True),
+    Column("seq", BigInteger, primary_key=True),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("path", PATH, nullable=False),
+    Column("value", Text, nullable=False),  # JSON
+    Column("num", Float),  # the value as a number when it is one (bools as 0/1): for queries
+    Column("kind", String(12), nullable=False),
+    Index("ix_telemetry_sample_car_path_ts", "car_id", "path", "ts_us"),
+)
+
+# Per car: the highest stored seq (the resume point) and the session detector's state, written
+# in the same transaction as the samples that moved them.
+telemetry_cursor = Table(
+    "telemetry_cursor",
+    metadata,
+    Column("car_id", CAR_ID, primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_ts_us", BigInteger, nullable=False, default=0),
+    Column("detector", Text),  # JSON snapshot of the session detector
+)
+
+signal_latest = Table(
+    "signal_latest",
+    metadata,
+    Column("car_id", CAR_ID, primary_key=True),
+    Column("path", PATH, primary_key=True),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("value", Text, nullable=False),  # JSON
+    Column("received_us", BigInteger, nullable=False),
+)
+
+# Downsampled numeric series: one row per car, signal, resolution and time bucket.
+signal_rollup = Table(
+    "signal_rollup",
+    metadata,
+    Column("car_id", CAR_ID, primary_key=True),
+    Column("path", PATH, primary_key=True),
+    Column("resolution_s", Integer, primary_key=True),
+    Column("bucket_us", BigInteger, primary_key=True),
+    Column("n", Integer, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("last", Float, nullable=False),
+    Column("last_ts_us", BigInteger, nullable=False),
+)
+
+# ── commands ─────────────────────────────────────────────────────────────────────────────────
+
+command = Table(
+    "command",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("car_id", CAR_ID, ForeignKey("car.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ID),  # None: an automation of the household
+    Column("name", String(40), nullable=False),
+    Column("args", Text, nullable=False),  # JSON, as signed
+    Column("envelope", LargeBinary, nullable=False),
+    Column("expires_us", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("pending", Boolean, nullable=False),  # still to be sent to the car
+    Index("ix_command_car_created", "car_id", "created_us"),
+    Index("ix_command_pending", "car_id", "pending"),
+)
+
+command_state = Table(
+    "command_state",
+    metadata,
+    Column("command_id", ID, ForeignKey("command.id", ondelete="CASCADE"), primary_key=True),
+    Column("n", Integer, primary_key=True),
+    Column("state", String(12), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("ts_us", BigInteger, nullable=False),
+)
+
+# ── derived: drives, charging sessions, state intervals ──────────────────────────────────────
+
+drive = Table(
+    "drive",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("car_id", CAR_ID, ForeignKey("car.id", ondelete="CASCADE"), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("start_lat", Float),
+    Column("start_lon", Float),
+    Column("end_lat", Float),
+    Column("end_lon", Float),
+    Column("start_place", String(100)),
+    Column("end_place", String(100)),
+    Column("distance_km", Float, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("energy_used_kwh", Float),
+    Column("efficiency_wh_per_km", Float),
+    Column("speed_avg_kmh", Float, nullable=False),
+    Column("speed_max_kmh", Float, nullable=False),
+    Column("soc_start", Float),
+    Column("soc_end", Float),
+    Column("odometer_start_km", Float),
+    Column("odometer_end_km", Float),
+    Index("ix_drive_car_start", "car_id", "start_us"),
+)
+
+charging_session = Table(
+    "charging_session",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("car_id", CAR_ID, ForeignKey("car.id", ondelete="CASCADE"), nullable=False),
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger, nullable=False),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("place", String(100)),
+    Column("geofence_id", ID),
+    Column("kind", String(2), nullable=False),  # AC | DC
+    Column("energy_added_kwh", Float, nullable=False),
+    Column("power_max_kw", Float, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("soc_start", Float),
+    Column("soc_end", Float),
+    Column("capacity_estimate_kwh", Float),
+    Column("cost", Float),
+    Column("currency", String(3)),
+    Index("ix_charging_session_car_start", "car_id", "start_us"),
+)
+
+state_interval = Table(
+    "state_interval",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("car_id", CAR_ID, ForeignKey("car.id", ondelete="CASCADE"), nullable=False),
+    Column("state", String(10), nullable=False),  # driving|parked|charging|asleep|offline
+    Column("start_us", BigInteger, nullable=False),
+    Column("end_us", BigInteger),  # None while it lasts
+    Column("soc_start", Float),
+    Column("soc_end", Float),
+    Index("ix_state_interval_car_start", "car_id", "start_us"),
+)
