@@ -137,7 +137,7 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
         (tmp / f"{car_id}.owner").write_text(public_key_bytes(owners[car_id]).hex())
     relay = CommandRelay(clock)
     gateway = LinkGateway(
-        store=SqliteTelemetryStore(tmp / "cloud.db"),
+        store=SqliteTelemetryStore(tmp / "telemetry.db"),
         car_keys=car_keys.get,
         clock=clock,
         on_status=relay.on_status,

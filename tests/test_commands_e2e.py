@@ -50,7 +50,7 @@ class World:
         self.clock = clock
         car_key = Ed25519PrivateKey.generate()
         self.relay = CommandRelay(clock)
-        self.store = SqliteTelemetryStore(tmp / "cloud.db")
+        self.store = SqliteTelemetryStore(tmp / "telemetry.db")
         self.gateway = LinkGateway(
             store=self.store,
             car_keys=lambda car: car_key.public_key() if car == CAR else None,

@@ -27,7 +27,7 @@ CAR = "LSJWH4097PN000001"
 
 class Cloud:
     def __init__(self, tmp: Path, keys: dict[str, object]) -> None:
-        self.store = SqliteTelemetryStore(tmp / "cloud.db")
+        self.store = SqliteTelemetryStore(tmp / "telemetry.db")
         self.gateway = LinkGateway(
             store=self.store,
             car_keys=lambda car: keys.get(car),
