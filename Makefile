@@ -10,8 +10,11 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 PY := $(VENV)/bin/python
+# Debian packages of the real servers the tests start, each as package=file-that-proves-it (a glob).
+SERVICES := postgresql=/usr/lib/postgresql/*/bin/initdb
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: help up test lint typecheck pytest sync bench clean
+.PHONY: help up test lint typecheck pytest services sync bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,8 +36,18 @@ lint: sync  ## ruff check and ruff format --check
 typecheck: sync  ## mypy --strict on src/
 	$(VENV)/bin/mypy --strict src
 
-pytest: sync  ## the test suite
-	$(VENV)/bin/pytest
+services:  ## install the servers the tests start (Debian packages), if missing
+	@set -f; missing=; \
+	for s in $(SERVICES); do compgen -G "$${s#*=}" >/dev/null || missing="$$missing $${s%%=*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# SMARTEV_REQUIRE_SERVICES: a server that cannot be found fails its tests instead of skipping them.
+pytest: sync services  ## the test suite
+	SMARTEV_REQUIRE_SERVICES=1 $(VENV)/bin/pytest
 
 test: lint typecheck pytest  ## everything CI checks: lint, types, tests
 
