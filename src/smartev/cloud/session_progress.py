@@ -1,0 +1,164 @@
+"""The session detector's progress as plain data: the signals it holds (and the VSS paths they
+come from), the drive, charge and state in progress, and the JSON form the cloud persists."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+from smartev.cloud.session_records import Mark, Reading, Totals, VehicleState
+
+__all__ = [
+    "ACTIVITY_FIELDS",
+    "SIGNAL_FIELDS",
+    "DetectorProgress",
+    "InProgress",
+    "OpenInterval",
+    "Signals",
+    "parse_value",
+]
+
+_BATTERY = "Vehicle.Powertrain.TractionBattery"
+_CHARGING = f"{_BATTERY}.Charging"
+# VSS path -> (field of Signals, type of its value). Units are VSS's: km/h, m, %, kWh, W, kW.
+SIGNAL_FIELDS: Final[dict[str, tuple[str, type]]] = {
+    "Vehicle.Speed": ("speed_kmh", float),
+    "Vehicle.IsMoving": ("is_moving", bool),
+    "Vehicle.TraveledDistance": ("odometer_m", float),
+    "Vehicle.CurrentLocation.Latitude": ("lat", float),
+    "Vehicle.CurrentLocation.Longitude": ("lon", float),
+    f"{_BATTERY}.StateOfCharge.Current": ("soc_pct", float),
+    f"{_BATTERY}.StateOfCharge.CurrentEnergy": ("energy_kwh", float),
+    f"{_BATTERY}.CurrentPower": ("power_w", float),  # + = discharging
+    f"{_BATTERY}.NetCapacity": ("capacity_kwh", float),
+    f"{_CHARGING}.IsCharging": ("is_charging", bool),
+    f"{_CHARGING}.ChargingPort.AnyPosition.IsChargingCableConnected": ("cable", bool),
+    f"{_CHARGING}.AveragePower": ("charge_kw", float),
+    "Vehicle.LowVoltageSystemState": ("lv_state", str),
+}
+# A changed value of one of these means the car is awake.
+ACTIVITY_FIELDS: Final = frozenset(
+    {"speed_kmh", "is_moving", "odometer_m", "is_charging", "cable", "charge_kw", "lv_state"}
+)
+# What the car is doing: forgotten when it goes offline (where it is and its battery are kept).
+_DOING_FIELDS: Final = (*sorted(ACTIVITY_FIELDS), "power_w")
+
+
+def parse_value(value: object, kind: type) -> float | bool | str | None:
+    """A sample's value as the detector reads it, or None if it is not of the signal's type."""
+    if kind is bool:
+        return value if isinstance(value, bool) else None
+    if kind is str:
+        return value.strip().upper() if isinstance(value, str) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+@dataclass(slots=True)
+class Signals:
+    """The newest value of each signal the detector reads (None: not known)."""
+
+    speed_kmh: float | None = None
+    is_moving: bool | None = None
+    odometer_m: float | None = None
+    lat: float | None = None
+    lon: float | None = None
+    soc_pct: float | None = None
+    energy_kwh: float | None = None
+    power_w: float | None = None
+    capacity_kwh: float | None = None
+    is_charging: bool | None = None
+    cable: bool | None = None
+    charge_kw: float | None = None
+    lv_state: str | None = None
+
+    def moving(self, above_kmh: float) -> bool:
+        speed_kmh = self.speed_kmh
+        return (speed_kmh is not None and speed_kmh > above_kmh) or self.is_moving is True
+
+    def charging(self) -> bool:
+        if self.is_charging is True:
+            return True
+        return self.cable is True and self.charge_kw is not None and self.charge_kw > 0.0
+
+    def reading(self) -> Reading:
+        return Reading(
+            self.lat, self.lon, self.soc_pct, self.odometer_m, self.energy_kwh, self.capacity_kwh
+        )
+
+    def forget_doing(self) -> None:
+        for name in _DOING_FIELDS:
+            setattr(self, name, None)
+
+
+@dataclass(frozen=True, slots=True)
+class InProgress:
+    """A drive or charge in progress; ``stop`` is set while it is paused, maybe for good."""
+
+    start: Mark
+    stop: Mark | None = None
+    peak: float | None = None  # top speed (km/h) of a drive, top power (kW) of a charge
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInterval:
+    state: VehicleState
+    start_us: int
+    soc_pct: float | None
+
+
+@dataclass(slots=True)
+class DetectorProgress:
+    """Everything the detector knows about one car between two samples."""
+
+    signals: Signals = field(default_factory=Signals)
+    prev: Reading = field(default_factory=Reading)  # readings of the moment before the newest
+    totals: Totals = field(default_factory=Totals)
+    frame_us: int | None = None  # the newest moment seen
+    frame_open: bool = False  # it has samples not yet decided about
+    last_activity_us: int = 0
+    interval: OpenInterval | None = None
+    drive: InProgress | None = None
+    charge: InProgress | None = None
+    ignored_samples: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.interval is not None:
+            data["interval"]["state"] = self.interval.state.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DetectorProgress:
+        """Raises KeyError, TypeError or ValueError when ``data`` is not what to_json made."""
+        interval = data["interval"]
+        return cls(
+            signals=Signals(**data["signals"]),
+            prev=Reading(**data["prev"]),
+            totals=Totals(**data["totals"]),
+            frame_us=None if data["frame_us"] is None else int(data["frame_us"]),
+            frame_open=bool(data["frame_open"]),
+            last_activity_us=int(data["last_activity_us"]),
+            interval=None
+            if interval is None
+            else OpenInterval(
+                VehicleState(interval["state"]), int(interval["start_us"]), interval["soc_pct"]
+            ),
+            drive=_in_progress(data["drive"]),
+            charge=_in_progress(data["charge"]),
+            ignored_samples=int(data["ignored_samples"]),
+        )
+
+
+def _mark(data: dict[str, Any]) -> Mark:
+    return Mark(int(data["ts_us"]), Reading(**data["reading"]), Totals(**data["totals"]))
+
+
+def _in_progress(data: dict[str, Any] | None) -> InProgress | None:
+    if data is None:
+        return None
+    stop = data["stop"]
+    return InProgress(_mark(data["start"]), None if stop is None else _mark(stop), data["peak"])

@@ -1,0 +1,445 @@
+"""Derives one car's drives, charging sessions and state intervals from its telemetry, sample by
+sample: :class:`SessionDetector`, a pure state machine whose progress is a JSON-safe snapshot.
+
+How the telemetry is read
+-------------------------
+Signals come on change plus a heartbeat, so a value holds until the next sample of its path
+(zero-order hold): energy and distance are integrated that way. Samples of one moment arrive one
+by one, so the detector decides about a moment only once it is complete: when a later sample
+comes, or when the caller says time passed (:meth:`SessionDetector.on_silence`). Events therefore
+come one sample late, each carrying the timestamps it is about. A sample older than the newest
+one is ignored. ``Vehicle.Powertrain.TractionBattery.CurrentPower`` is positive when the battery
+discharges (the simulator's convention: power at the terminals, + = discharge).
+
+The rules (thresholds are :class:`SessionConfig` fields)
+---------------------------------------------------------
+- Moving: ``Vehicle.Speed`` above ``moving_speed_kmh`` (1 km/h) or ``Vehicle.IsMoving`` true.
+- Drive: starts at the first moment the car moves; ends once it has stood still for
+  ``drive_stop_s`` (5 min, so traffic lights do not split drives), at the moment it stopped.
+  Readings at the start are the last ones before the car moved (it stood there until then).
+  Distance from the odometer when known at both ends, else ∫ speed. Energy from
+  ``StateOfCharge.CurrentEnergy`` if reported, else SoC × ``NetCapacity``, else ∫ battery power.
+  A drive shorter than ``min_drive_km`` (0.1 km) *and* ``min_drive_s`` (60 s) is discarded.
+- Charging: ``Charging.IsCharging`` true, or ``Charging.AveragePower`` > 0 with the cable
+  connected, while the car stands; ends once that has been false for ``charge_stop_s`` (2 min),
+  at the moment it stopped. Energy is ∫ AveragePower dt (else the SoC rise × capacity). The kind
+  is DC when the power ever exceeded ``dc_above_kw`` (22 kW: the most AC a three-phase 32 A
+  supply gives); a DC charge that never passed 22 kW is reported as AC.
+- Asleep: parked, and ``Vehicle.LowVoltageSystemState`` is "OFF" when the car reports that signal
+  (any other value means awake). Without it: parked with no *activity* for ``asleep_after_s``
+  (30 min) while samples (heartbeats) keep coming; activity is a changed value of speed, motion,
+  odometer, charging, cable or charging power, or a battery power of at least ``awake_power_w``
+  (100 W) — temperatures, SoC and GPS jitter do not wake a car. Asleep begins when the quiet time
+  is over, and is only concluded once a sample after that moment arrived.
+- Offline: no sample for ``offline_after_s`` (15 min), told by :meth:`on_silence` or seen as a
+  gap between samples (so replaying stored samples gives what the live run gave). Offline begins
+  at the last sample; a drive or charge in progress ends there; what the car was doing (speed,
+  charging, power) is forgotten until it reports again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Final
+
+from smartev.cloud.session_progress import (
+    ACTIVITY_FIELDS,
+    SIGNAL_FIELDS,
+    DetectorProgress,
+    InProgress,
+    OpenInterval,
+    parse_value,
+)
+from smartev.cloud.session_records import (
+    ChargingEnded,
+    ChargingStarted,
+    DriveStarted,
+    Mark,
+    Reading,
+    SessionEvent,
+    StateClosed,
+    StateInterval,
+    StateOpened,
+    Totals,
+    VehicleState,
+    charging_session_from_marks,
+    drive_from_marks,
+)
+from smartev.core.errors import InvalidInputError
+
+__all__ = ["SessionConfig", "SessionDetector"]
+
+_SNAPSHOT_VERSION: Final = 1
+_US_PER_S: Final = 1_000_000
+_WAITS: Final = frozenset({"drive_stop_s", "charge_stop_s", "asleep_after_s", "offline_after_s"})
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """Thresholds of the detector (see the module docstring for what each one decides)."""
+
+    moving_speed_kmh: float = 1.0
+    drive_stop_s: float = 300.0
+    charge_stop_s: float = 120.0
+    asleep_after_s: float = 1800.0
+    offline_after_s: float = 900.0
+    awake_power_w: float = 100.0
+    min_drive_km: float = 0.1
+    min_drive_s: float = 60.0
+    dc_above_kw: float = 22.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            positive = f.name in _WAITS
+            if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+                rule = "a number > 0" if positive else "a number >= 0"
+                raise InvalidInputError(f"session config {f.name} {value!r}: must be {rule}")
+
+
+class SessionDetector:
+    """One car's drives, charges and states. Feed it that car's samples in time order."""
+
+    def __init__(self, config: SessionConfig | None = None) -> None:
+        self.config = config if config is not None else SessionConfig()
+        self._p = DetectorProgress()
+
+    # --- what the caller sees -----------------------------------------------------------------
+
+    @property
+    def state(self) -> VehicleState | None:
+        """The state the car is in now (None before the first decided moment)."""
+        return self._p.interval.state if self._p.interval is not None else None
+
+    @property
+    def ignored_samples(self) -> int:
+        """Samples ignored: older than the newest one, or with a value of the wrong type."""
+        return self._p.ignored_samples
+
+    @property
+    def state_since_us(self) -> int | None:
+        return self._p.interval.start_us if self._p.interval is not None else None
+
+    def feed(self, ts_us: int, path: str, value: object) -> list[SessionEvent]:
+        """Take one sample; return what started or ended (about earlier moments, see above)."""
+        if isinstance(ts_us, bool) or not isinstance(ts_us, int):
+            raise InvalidInputError(f"ts_us {ts_us!r}: must be an int (µs since the epoch)")
+        out: list[SessionEvent] = []
+        if self._p.frame_us is None:
+            self._p.frame_us = ts_us
+            self._p.last_activity_us = ts_us
+        elif ts_us < self._p.frame_us:
+            self._p.ignored_samples += 1
+            return out
+        elif ts_us > self._p.frame_us:
+            self._advance(ts_us, out)
+        self._apply(ts_us, path, value)
+        self._p.frame_open = True
+        return out
+
+    def on_silence(self, now_us: int) -> list[SessionEvent]:
+        """Time has passed up to ``now_us`` with no sample: conclude the newest moment, end
+        drives and charges whose stop has lasted long enough, and go offline after
+        ``offline_after_s``. Calling it is optional: a later sample concludes the same."""
+        out: list[SessionEvent] = []
+        if self._p.frame_us is None or now_us <= self._p.frame_us:
+            return out
+        self._conclude_frame(out)
+        if self.state is not VehicleState.OFFLINE:
+            if now_us - self._p.frame_us >= self._us(self.config.offline_after_s):
+                self._go_offline(self._p.frame_us, out)
+            else:
+                # Not asleep: that needs a sample after the quiet time (see the module docstring).
+                self._fire_timers(now_us, out, asleep=False)
+        return out
+
+    # --- samples ------------------------------------------------------------------------------
+
+    def _apply(self, ts_us: int, path: str, value: object) -> None:
+        known = SIGNAL_FIELDS.get(path)
+        if known is None:
+            return  # not read here; it still shows the car is online
+        name, kind = known
+        parsed = parse_value(value, kind)
+        if parsed is None:
+            self._p.ignored_samples += 1
+            return
+        old = getattr(self._p.signals, name)
+        setattr(self._p.signals, name, parsed)
+        changed = name in ACTIVITY_FIELDS and parsed != old
+        drawing = name == "power_w" and abs(float(parsed)) >= self.config.awake_power_w
+        if changed or drawing:
+            self._p.last_activity_us = ts_us
+
+    def _advance(self, ts_us: int, out: list[SessionEvent]) -> None:
+        """Time moves from the current moment to ``ts_us``, a later one."""
+        assert self._p.frame_us is not None
+        self._conclude_frame(out)
+        if self.state is not VehicleState.OFFLINE:
+            if ts_us - self._p.frame_us >= self._us(self.config.offline_after_s):
+                self._go_offline(self._p.frame_us, out)
+            else:
+                self._fire_timers(ts_us, out, asleep=True)
+                self._integrate((ts_us - self._p.frame_us) / _US_PER_S)
+        # After a silence the car may have moved: the readings before it say nothing about now.
+        offline = self.state is VehicleState.OFFLINE
+        self._p.prev = Reading() if offline else self._reading()
+        self._p.frame_us = ts_us
+
+    def _integrate(self, dt_s: float) -> None:
+        sig, t = self._p.signals, self._p.totals
+        battery_kwh, battery_unknown_s = t.battery_kwh, t.battery_unknown_s
+        if sig.power_w is None:
+            battery_unknown_s += dt_s
+        else:
+            battery_kwh += sig.power_w * dt_s / 3.6e6
+        speed_kmh = sig.speed_kmh
+        if speed_kmh is None and sig.is_moving is False:
+            speed_kmh = 0.0
+        distance_km, speed_unknown_s = t.distance_km, t.speed_unknown_s
+        if speed_kmh is None:
+            speed_unknown_s += dt_s
+        else:
+            distance_km += speed_kmh * dt_s / 3600.0
+        charged_kwh, charge_unknown_s = t.charged_kwh, t.charge_unknown_s
+        if self._charging_now():
+            if sig.charge_kw is None:
+                charge_unknown_s += dt_s
+            else:
+                charged_kwh += max(sig.charge_kw, 0.0) * dt_s / 3600.0
+        self._p.totals = Totals(
+            battery_kwh,
+            battery_unknown_s,
+            distance_km,
+            speed_unknown_s,
+            charged_kwh,
+            charge_unknown_s,
+        )
+
+    # --- deciding about one moment ------------------------------------------------------------
+
+    def _conclude_frame(self, out: list[SessionEvent]) -> None:
+        if self._p.frame_open:
+            assert self._p.frame_us is not None
+            self._p.frame_open = False
+            self._decide(self._p.frame_us, out)
+
+    def _decide(self, t: int, out: list[SessionEvent]) -> None:
+        """All samples of moment ``t`` are in: start, pause, resume or end sessions."""
+        moving, charging = self._moving(), self._charging_now()
+        if self._p.drive is not None:
+            self._update_drive(t, moving)
+        if self._p.charge is not None:
+            if moving:
+                self._end_charge(t, out, followed=True)
+            else:
+                self._update_charge(t, charging)
+        if moving and self._p.drive is None:
+            self._start_drive(t, out)
+        elif not moving and charging and self._p.charge is None:
+            if self._p.drive is not None:
+                self._end_drive(t, out, followed=True)
+            self._start_charge(t, out)
+        if self._p.drive is None and self._p.charge is None:
+            self._enter(self._rest_state(t), t, self._p.signals.soc_pct, out)
+
+    def _rest_state(self, t: int) -> VehicleState:
+        """Parked or asleep, when neither driving nor charging."""
+        lv_state = self._p.signals.lv_state
+        if lv_state is not None:
+            return VehicleState.ASLEEP if lv_state == "OFF" else VehicleState.PARKED
+        if self.state is VehicleState.ASLEEP and self._p.last_activity_us < t:
+            return VehicleState.ASLEEP
+        return VehicleState.PARKED
+
+    def _fire_timers(self, now_us: int, out: list[SessionEvent], *, asleep: bool) -> None:
+        """End what has been stopped long enough by ``now_us``; fall asleep if quiet enough."""
+        cfg = self.config
+        drive, charge = self._p.drive, self._p.charge
+        if (
+            drive is not None
+            and drive.stop is not None
+            and (now_us - drive.stop.ts_us >= self._us(cfg.drive_stop_s))
+        ):
+            self._end_drive(now_us, out, followed=False)
+        if (
+            charge is not None
+            and charge.stop is not None
+            and (now_us - charge.stop.ts_us >= self._us(cfg.charge_stop_s))
+        ):
+            self._end_charge(now_us, out, followed=False)
+        interval = self._p.interval
+        if (
+            asleep
+            and interval is not None
+            and interval.state is VehicleState.PARKED
+            and self._p.signals.lv_state is None
+        ):
+            quiet_from = max(self._p.last_activity_us, interval.start_us)
+            falls_asleep_us = quiet_from + self._us(cfg.asleep_after_s)
+            if falls_asleep_us < now_us:
+                self._enter(VehicleState.ASLEEP, falls_asleep_us, self._p.signals.soc_pct, out)
+
+    def _go_offline(self, at_us: int, out: list[SessionEvent]) -> None:
+        if self._p.drive is not None:
+            self._end_drive(at_us, out, followed=True)
+        if self._p.charge is not None:
+            self._end_charge(at_us, out, followed=True)
+        self._enter(VehicleState.OFFLINE, at_us, self._p.signals.soc_pct, out)
+        self._p.signals.forget_doing()
+
+    def _enter(
+        self, state: VehicleState, at_us: int, soc_pct: float | None, out: list[SessionEvent]
+    ) -> None:
+        current = self._p.interval
+        if current is not None:
+            if current.state is state:
+                return
+            closed = StateInterval(current.state, current.start_us, at_us, current.soc_pct, soc_pct)
+            out.append(StateClosed(closed))
+        self._p.interval = OpenInterval(state, at_us, soc_pct)
+        out.append(StateOpened(state, at_us, soc_pct))
+
+    # --- drives -------------------------------------------------------------------------------
+
+    def _start_drive(self, t: int, out: list[SessionEvent]) -> None:
+        start = self._start_mark(t)
+        self._p.drive = InProgress(start, None, self._p.signals.speed_kmh)
+        r = start.reading
+        self._enter(VehicleState.DRIVING, t, r.soc_pct, out)
+        odometer_km = r.odometer_m / 1000.0 if r.odometer_m is not None else None
+        out.append(DriveStarted(t, r.lat, r.lon, r.soc_pct, odometer_km))
+
+    def _update_drive(self, t: int, moving: bool) -> None:
+        drive = self._p.drive
+        assert drive is not None
+        drive = replace(drive, start=self._with_position(drive.start))
+        speed_kmh = self._p.signals.speed_kmh
+        if speed_kmh is not None and (drive.peak is None or speed_kmh > drive.peak):
+            drive = replace(drive, peak=speed_kmh)
+        if moving:
+            drive = replace(drive, stop=None)
+        elif drive.stop is None:
+            drive = replace(drive, stop=self._mark(t))
+        self._p.drive = drive
+
+    def _end_drive(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
+        """End the drive where it stopped (or at ``now_us`` if it never did). ``followed``: the
+        caller enters another state at ``now_us``, so no parked interval of zero length."""
+        drive = self._p.drive
+        assert drive is not None
+        self._p.drive = None
+        end = drive.stop if drive.stop is not None else self._mark(now_us)
+        cfg = self.config
+        out.append(
+            drive_from_marks(
+                drive.start,
+                end,
+                drive.peak,
+                min_distance_km=cfg.min_drive_km,
+                min_duration_s=cfg.min_drive_s,
+            )
+        )
+        if not (followed and end.ts_us == now_us):
+            self._enter(VehicleState.PARKED, end.ts_us, end.reading.soc_pct, out)
+
+    # --- charging -----------------------------------------------------------------------------
+
+    def _start_charge(self, t: int, out: list[SessionEvent]) -> None:
+        start = self._start_mark(t)
+        self._p.charge = InProgress(start, None, self._p.signals.charge_kw)
+        r = start.reading
+        self._enter(VehicleState.CHARGING, t, r.soc_pct, out)
+        out.append(ChargingStarted(t, r.lat, r.lon, r.soc_pct))
+
+    def _update_charge(self, t: int, charging: bool) -> None:
+        charge = self._p.charge
+        assert charge is not None
+        charge = replace(charge, start=self._with_position(charge.start))
+        if charging:
+            power_kw = self._p.signals.charge_kw
+            if power_kw is not None and (charge.peak is None or power_kw > charge.peak):
+                charge = replace(charge, peak=power_kw)
+            charge = replace(charge, stop=None)
+        elif charge.stop is None:
+            charge = replace(charge, stop=self._mark(t))
+        self._p.charge = charge
+
+    def _end_charge(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
+        charge = self._p.charge
+        assert charge is not None
+        self._p.charge = None
+        end = charge.stop if charge.stop is not None else self._mark(now_us)
+        session = charging_session_from_marks(
+            charge.start, end, charge.peak, dc_above_kw=self.config.dc_above_kw
+        )
+        out.append(ChargingEnded(session))
+        if not (followed and end.ts_us == now_us):
+            self._enter(VehicleState.PARKED, end.ts_us, end.reading.soc_pct, out)
+
+    # --- readings -----------------------------------------------------------------------------
+
+    def _moving(self) -> bool:
+        return self._p.signals.moving(self.config.moving_speed_kmh)
+
+    def _charging_now(self) -> bool:
+        return self._p.signals.charging()
+
+    def _reading(self) -> Reading:
+        return self._p.signals.reading()
+
+    def _mark(self, t: int) -> Mark:
+        return Mark(t, self._reading(), self._p.totals)
+
+    def _start_mark(self, t: int) -> Mark:
+        """A session starts with the readings from just before it (the car stood there till
+        then); a reading first known now stands in for one not known before."""
+        now, before = self._reading(), self._p.prev
+        merged = Reading(
+            *(
+                b if b is not None else n
+                for b, n in zip(_reading_values(before), _reading_values(now), strict=True)
+            )
+        )
+        return Mark(t, merged, self._p.totals)
+
+    def _with_position(self, start: Mark) -> Mark:
+        """The first known position stands in for a start position not known then."""
+        r = start.reading
+        if r.lat is not None or self._p.signals.lat is None or self._p.signals.lon is None:
+            return start
+        return replace(start, reading=replace(r, lat=self._p.signals.lat, lon=self._p.signals.lon))
+
+    @staticmethod
+    def _us(seconds: float) -> int:
+        return round(seconds * _US_PER_S)
+
+    # --- persistence --------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """The detector's whole progress as JSON-safe data, for :meth:`restore`."""
+        return {
+            "version": _SNAPSHOT_VERSION,
+            "config": asdict(self.config),
+            "progress": self._p.to_json(),
+        }
+
+    @classmethod
+    def restore(cls, snapshot: dict[str, Any]) -> SessionDetector:
+        """A detector that continues exactly where the one that made ``snapshot`` was."""
+        version = snapshot.get("version") if isinstance(snapshot, dict) else None
+        if version != _SNAPSHOT_VERSION:
+            raise InvalidInputError(
+                f"session snapshot version {version!r}: must be {_SNAPSHOT_VERSION}"
+            )
+        try:
+            detector = cls(SessionConfig(**snapshot["config"]))
+            detector._p = DetectorProgress.from_json(snapshot["progress"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInputError(f"session snapshot is malformed: {exc!r}") from exc
+        return detector
+
+
+def _reading_values(r: Reading) -> tuple[float | None, ...]:
+    return (r.lat, r.lon, r.soc_pct, r.odometer_m, r.energy_kwh, r.capacity_kwh)
