@@ -1,5 +1,5 @@
-"""The cloud service: the HTTP/WebSocket app that cars, apps and homes talk to."""
+"""The cloud service: the HTTP/WebSocket app that cars, apps and homes talk to.
 
-from smartev.cloud.app import create_app
-
-__all__ = ["create_app"]
+The app factory is :func:`smartev.cloud.app.create_app`; the package itself imports nothing, so
+its pure parts (session detection, costs) load without the web stack.
+"""
