@@ -11,7 +11,7 @@ cloud's stored count is then checked to be exactly N.
 
 For context, the stages on their own in this process: the buffer's append (what the car's
 sampler feeds it), the car's side of a batch (buffer read, ``Sample`` objects, encode), and the
-cloud's side (decode, store into a scratch ``SqliteTelemetryStore``).
+cloud's side (decode, store into a scratch ``SqlTelemetryStore`` on SQLite).
 
 Then the command round trip, from the relay's request (what the API calls) to ``executed``, with
 100 connected cars (``bench/link_commands.py``; 20 with ``--quick``).
@@ -46,7 +46,8 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))
 import link_commands
 from smartev.cloud.car_keys import CarKeyDirectory
-from smartev.cloud.telemetry_store import SqliteTelemetryStore
+from smartev.cloud.db import Database
+from smartev.cloud.telemetry import SqlTelemetryStore
 from smartev.core.clock import RealClock, SimClock
 from smartev.link import Sample, SampleKind, TelemetryBatch, decode, encode
 from smartev.spec import Catalog, Value, shipped_catalog
@@ -133,14 +134,15 @@ def stage_rates(buffer_path: Path, scratch: Path) -> tuple[float, float]:
             frames.append(encode(TelemetryBatch(samples[0].seq, wire)))
             after = samples[-1].seq
         car_rate = after / (time.perf_counter() - t0)
-    store = SqliteTelemetryStore(scratch / "stage.db")
+    db = Database(f"sqlite:///{scratch / 'stage.db'}")
+    store = SqlTelemetryStore(db, clock=SimClock(START))
     t0 = time.perf_counter()
     for frame in frames:
         batch = decode(frame)
         assert isinstance(batch, TelemetryBatch)
         store.store(VIN, batch.samples)
     cloud_rate = after / (time.perf_counter() - t0)
-    store.close()
+    db.close()
     return car_rate, cloud_rate
 
 
@@ -238,7 +240,7 @@ def main() -> None:
             connect_s, stream_s, batches = asyncio.run(
                 stream(car_dir, buffer_path, f"ws://127.0.0.1:{port}/link/v1")
             )
-            stored = cloud_count(cloud_dir / "telemetry.db")
+            stored = cloud_count(cloud_dir / "cloud.db")
         finally:
             cloud.send_signal(signal.SIGTERM)
             cloud.wait(timeout=30)

@@ -104,8 +104,9 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
 
     from smartev.cloud.app import create_app
     from smartev.cloud.commands import CommandRelay
+    from smartev.cloud.db import Database, default_url
     from smartev.cloud.gateway import LinkGateway
-    from smartev.cloud.telemetry_store import SqliteTelemetryStore
+    from smartev.cloud.telemetry import SqlTelemetryStore
     from smartev.core.bus import EventBus
     from smartev.core.clock import RealClock
     from smartev.core.config import Settings
@@ -136,8 +137,9 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
         owners[car_id] = generate_key(KeyAlgorithm.ED25519)
         (tmp / f"{car_id}.owner").write_text(public_key_bytes(owners[car_id]).hex())
     relay = CommandRelay(clock)
+    db = Database(default_url(tmp))
     gateway = LinkGateway(
-        store=SqliteTelemetryStore(tmp / "telemetry.db"),
+        store=SqlTelemetryStore(db, clock=clock),
         car_keys=car_keys.get,
         clock=clock,
         on_status=relay.on_status,
@@ -147,7 +149,7 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(Settings(data_dir=tmp), clock, EventBus(), link=gateway),
+            create_app(Settings(data_dir=tmp), clock, EventBus(), link=gateway, db=db),
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -63,12 +63,16 @@ def libpq_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_cluster(bin_dir: Path) -> Iterator[PostgresCluster]:
-    """Create and start a cluster with the binaries in ``bin_dir``; stop and delete it on exit."""
+def running_cluster(bin_dir: Path, *, durable: bool = False) -> Iterator[PostgresCluster]:
+    """Create and start a cluster with the binaries in ``bin_dir``; stop and delete it on exit.
+
+    ``durable``: on disk with fsync, synchronous commits and full page writes, as a real server
+    runs (for benchmarks); by default on tmpfs with all three off (for tests)."""
     as_root = os.geteuid() == 0
     # Not under pytest's tmp_path: its parents are 0700 root, which the postgres account can't
     # traverse. The socket path also has to stay short (about 100 bytes).
-    base = Path(tempfile.mkdtemp(prefix="smartev-pg-", dir=_scratch_parent()))
+    parent = None if durable else _scratch_parent()
+    base = Path(tempfile.mkdtemp(prefix="smartev-pg-", dir=parent))
     try:
         if as_root:
             shutil.chown(base, OS_USER, OS_USER)
@@ -81,7 +85,7 @@ def running_cluster(bin_dir: Path) -> Iterator[PostgresCluster]:
             data_dir=base / "data",
             bin_dir=bin_dir,
         )
-        _configure(cluster)
+        _configure(cluster, durable=durable)
         log = base / "server.log"
         try:
             _run(
@@ -147,7 +151,7 @@ def _initdb(bin_dir: Path, data_dir: Path, *, as_root: bool) -> None:
     )
 
 
-def _configure(cluster: PostgresCluster) -> None:
+def _configure(cluster: PostgresCluster, *, durable: bool) -> None:
     # Replace initdb's pg_hba.conf: the unix socket (in a private 0700 directory) and IPv4
     # loopback only.
     (cluster.data_dir / "pg_hba.conf").write_text(
@@ -157,9 +161,9 @@ def _configure(cluster: PostgresCluster) -> None:
         "listen_addresses": f"'{cluster.host}'",
         "port": str(cluster.port),
         "unix_socket_directories": f"'{cluster.socket_dir}'",
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
+        "fsync": "on" if durable else "off",
+        "synchronous_commit": "on" if durable else "off",
+        "full_page_writes": "on" if durable else "off",
     }
     with (cluster.data_dir / "postgresql.conf").open("a") as conf:
         conf.write("\n# smartev tests\n")

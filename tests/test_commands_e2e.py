@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartev.cloud.app import create_app
 from smartev.cloud.commands import CommandRelay
+from smartev.cloud.db import Database, default_url
 from smartev.cloud.gateway import LinkGateway
-from smartev.cloud.telemetry_store import SqliteTelemetryStore
+from smartev.cloud.telemetry import SqlTelemetryStore
 from smartev.core.bus import EventBus
 from smartev.core.clock import RealClock
 from smartev.core.config import Settings
@@ -49,18 +50,17 @@ class World:
         clock = RealClock()
         self.clock = clock
         car_key = Ed25519PrivateKey.generate()
-        self.relay = CommandRelay(clock)
-        self.store = SqliteTelemetryStore(tmp / "telemetry.db")
+        self.db = Database(default_url(tmp))
+        self.store = SqlTelemetryStore(self.db, clock=clock)
         self.gateway = LinkGateway(
             store=self.store,
             car_keys=lambda car: car_key.public_key() if car == CAR else None,
             clock=clock,
-            on_status=self.relay.on_status,
-            on_connect=self.relay.flush,
         )
-        self.relay.send = self.gateway.send_command
         self.port = free_port()
-        app = create_app(Settings(data_dir=tmp), clock, EventBus(), link=self.gateway)
+        app = create_app(Settings(data_dir=tmp), clock, EventBus(), link=self.gateway, db=self.db)
+        # The app stores commands in its database and wires the gateway to them.
+        self.relay: CommandRelay = app.state.ctx.commands
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
@@ -126,7 +126,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     w.server.should_exit = True
     await serving
     w.buffer.close()
-    w.store.close()
+    w.db.close()
 
 
 def states(record: object) -> list[str]:

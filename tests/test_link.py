@@ -10,8 +10,9 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartev.cloud.app import create_app
+from smartev.cloud.db import Database, default_url
 from smartev.cloud.gateway import LinkGateway
-from smartev.cloud.telemetry_store import SqliteTelemetryStore
+from smartev.cloud.telemetry import SqlTelemetryStore
 from smartev.core.bus import EventBus
 from smartev.core.clock import RealClock
 from smartev.core.config import Settings
@@ -27,14 +28,17 @@ CAR = "LSJWH4097PN000001"
 
 class Cloud:
     def __init__(self, tmp: Path, keys: dict[str, object]) -> None:
-        self.store = SqliteTelemetryStore(tmp / "telemetry.db")
+        self.db = Database(default_url(tmp))
+        self.store = SqlTelemetryStore(self.db, clock=RealClock())
         self.gateway = LinkGateway(
             store=self.store,
             car_keys=lambda car: keys.get(car),
             clock=RealClock(),  # type: ignore[arg-type,return-value]
         )
         self.port = free_port()
-        app = create_app(Settings(data_dir=tmp), RealClock(), EventBus(), link=self.gateway)
+        app = create_app(
+            Settings(data_dir=tmp), RealClock(), EventBus(), link=self.gateway, db=self.db
+        )
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
@@ -54,7 +58,7 @@ async def cloud_and_key(tmp_path: Path) -> AsyncIterator[tuple[Cloud, Ed25519Pri
     yield cloud, key
     cloud.server.should_exit = True
     await task
-    cloud.store.close()
+    cloud.db.close()
 
 
 def drafts(n: int, start_us: int = 0) -> list[SampleDraft]:
@@ -173,7 +177,7 @@ async def test_telemetry_over_tls(tmp_path: Path) -> None:
     cloud.server.should_exit = True
     await serving
     buffer.close()
-    cloud.store.close()
+    cloud.db.close()
 
 
 async def test_a_car_whose_buffer_file_was_lost_loses_nothing_new(

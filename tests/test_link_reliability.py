@@ -139,7 +139,7 @@ class Rig:
     # --- what the cloud stored ----------------------------------------------------------------
 
     def _cloud_query(self, sql: str) -> list[tuple[int, ...]]:
-        db_file = self.cloud_dir / "telemetry.db"
+        db_file = self.cloud_dir / "cloud.db"
         if not db_file.exists():
             return []
         # Read-only, and only while the cloud runs: closing this connection never checkpoints

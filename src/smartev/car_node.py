@@ -9,9 +9,12 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from smartev.core.clock import Clock
+from smartev.link import PairingOffer
+from smartev.link.pairing import PAIRING_TTL_S, new_pairing_code, pairing_code_sha256
 from smartev.sim.car import SimulatedCar
 from smartev.sim.cycles import DriveCycle
 from smartev.sim.spec import VehicleSpec
@@ -51,6 +54,7 @@ class CarNodeConfig:
     soc: float = 0.8
     cloud_url: str | None = None  # ws(s)://…/link/v1: stream telemetry to the cloud
     cloud_ca: Path | None = None  # CA file for a wss:// cloud with its own certificate
+    pairing_code: bool = False  # show a one-time code the owner enters in the app to pair
 
 
 async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
@@ -67,8 +71,10 @@ async def run_car_node(
     stop: asyncio.Event,
     *,
     on_ready: Callable[[str], None] = lambda _: None,
+    on_pairing_code: Callable[[str, datetime], None] = lambda code, until: None,
 ) -> None:
-    """Run the car until ``stop`` is set; ``on_ready`` hears the gRPC address once it listens."""
+    """Run the car until ``stop`` is set; ``on_ready`` hears the gRPC address once it listens,
+    ``on_pairing_code`` the code to show and until when it is valid (with ``pairing_code``)."""
     store = ValueStore(config.data_dir / "car-values.db")
     broker = Broker(config.catalog, clock=clock, store=store)
     car = SimulatedCar(
@@ -112,6 +118,11 @@ async def run_car_node(
             config.cloud_url, ca_file=str(config.cloud_ca) if config.cloud_ca else None
         )
         tasks.append(asyncio.create_task(uplink.run(connect)))
+        if config.pairing_code:
+            code = new_pairing_code()
+            expires_at_us = int((clock.timestamp() + PAIRING_TTL_S) * 1_000_000)
+            uplink.offer_pairing(PairingOffer(pairing_code_sha256(code), expires_at_us))
+            on_pairing_code(code, datetime.fromtimestamp(expires_at_us / 1e6, UTC))
     try:
         on_ready(server.target)
         waiting = asyncio.create_task(stop.wait())

@@ -58,6 +58,14 @@ def run(
     cloud_ca: Annotated[
         Path | None, typer.Option(help="CA certificate to trust for a wss:// cloud.")
     ] = None,
+    pairing_code: Annotated[
+        bool,
+        typer.Option(
+            "--pairing-code",
+            help="Show a one-time code (valid 10 minutes) to pair the car in the app; "
+            "needs --cloud.",
+        ),
+    ] = False,
 ) -> None:
     """Start one simulated car with its broker and KUKSA-compatible gRPC API (v1 and v2).
 
@@ -65,6 +73,7 @@ def run(
     """
     import logging
     import os
+    from datetime import datetime
 
     # gRPC's C core prints its own copy of errors we report in one line; the user can turn it
     # back on with GRPC_VERBOSITY.
@@ -77,6 +86,8 @@ def run(
     from smartev.spec import load_vss_json, shipped_catalog
 
     host, port = _host_port(grpc)
+    if pairing_code and cloud is None:
+        raise fail("--pairing-code needs --cloud: the code reaches the app through the cloud")
     try:
         settings = load_settings()
         logging.basicConfig(level=settings.log_level.upper())
@@ -93,6 +104,7 @@ def run(
             tls_key=tls_key,
             cloud_url=cloud,
             cloud_ca=cloud_ca,
+            pairing_code=pairing_code,
         )
     except (SmartevError, OSError) as exc:
         raise fail(str(exc)) from None
@@ -109,7 +121,14 @@ def run(
             )
             out.print("Press Ctrl-C to stop.")
 
-        await run_car_node(config, SimClock(speed=speed), stop, on_ready=ready)
+        def show_code(code: str, until: datetime) -> None:
+            out.print(
+                f"pairing code [bold]{code}[/]: enter it in the app before {until:%H:%M:%S} UTC"
+            )
+
+        await run_car_node(
+            config, SimClock(speed=speed), stop, on_ready=ready, on_pairing_code=show_code
+        )
 
     try:
         asyncio.run(main())

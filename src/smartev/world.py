@@ -1,4 +1,5 @@
-"""Composition of the demo world: the clock, the bus and the cloud app, served until told to stop.
+"""Composition of the demo world: the clock, the bus and the cloud service, served until told to
+stop.
 
 Later issues add the simulated car and home here; this is the only place (with ``cli.py``) where a
 simulator is wired to a car and a car to the cloud.
@@ -85,29 +86,14 @@ async def run_world(
 ) -> None:
     """Run the world on ``sock`` until SIGINT or SIGTERM, then shut down cleanly."""
     # deferred: keeps `smartev --help` fast
-    from smartev.cloud.app import create_app
-    from smartev.cloud.car_keys import CarKeyDirectory
-    from smartev.cloud.commands import CommandRelay
-    from smartev.cloud.gateway import LinkGateway
-    from smartev.cloud.telemetry_store import SqliteTelemetryStore
+    from smartev.cloud.service import build_cloud
 
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("TLS needs both tls_cert and tls_key")
     clock = SimClock(speed=settings.speed)
-    store = SqliteTelemetryStore(settings.data_dir / "telemetry.db")
-    relay = CommandRelay(clock)
-    gateway = LinkGateway(
-        store=store,
-        car_keys=CarKeyDirectory(settings.data_dir / "cars").public_key,
-        clock=clock,
-        on_status=relay.on_status,
-        on_connect=relay.flush,
-    )
-    relay.send = gateway.send_command
-    async with EventBus() as bus:
-        app = create_app(settings, clock, bus, link=gateway)
-        if (settings.tls_cert is None) != (settings.tls_key is None):
-            raise ConfigError("TLS needs both tls_cert and tls_key")
+    async with EventBus() as bus, build_cloud(settings, clock, bus) as cloud:
         config = uvicorn.Config(
-            app,
+            cloud.app,
             ssl_certfile=settings.tls_cert,
             ssl_keyfile=settings.tls_key,
             log_level=settings.log_level,
@@ -136,4 +122,3 @@ async def run_world(
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
-            store.close()

@@ -28,6 +28,7 @@ with atheris.instrument_imports():
         Hello,
         LinkProtocolError,
         Message,
+        PairingOffer,
         Ping,
         Pong,
         Proof,
@@ -65,6 +66,7 @@ SEEDS: list[Message] = [
     CommandStatus("cmd-1", CommandState.EXECUTED, "", T0_US, 21.5),
     Ping(T0_US),
     Pong(T0_US),
+    PairingOffer(bytes(range(32)), T0_US),
 ]
 
 

@@ -12,6 +12,7 @@ from smartev.link import (
     CommandStatus,
     Hello,
     Message,
+    PairingOffer,
     Ping,
     Pong,
     Proof,
@@ -106,6 +107,9 @@ command_statuses = st.builds(
 )
 pings = st.builds(Ping, ts_us=times_us)
 pongs = st.builds(Pong, ts_us=times_us)
+pairing_offers = st.builds(
+    PairingOffer, code_sha256=st.binary(min_size=32, max_size=32), expires_at_us=times_us
+)
 
 MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[Message]] = {
     Hello: hellos,
@@ -119,6 +123,7 @@ MESSAGE_STRATEGIES: dict[type, st.SearchStrategy[Message]] = {
     CommandStatus: command_statuses,
     Ping: pings,
     Pong: pongs,
+    PairingOffer: pairing_offers,
 }
 messages: st.SearchStrategy[Message] = st.one_of(*MESSAGE_STRATEGIES.values())
 small_messages: st.SearchStrategy[Message] = st.one_of(

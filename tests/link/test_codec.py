@@ -28,6 +28,7 @@ from smartev.link import (
     MalformedFrameError,
     Message,
     MessageType,
+    PairingOffer,
     Ping,
     Refusal,
     RefusalCode,
@@ -248,7 +249,7 @@ def test_the_version_must_be_an_integer() -> None:
     refused(frame(1.0, MessageType.ACK, 5))
 
 
-@pytest.mark.parametrize("tag", [0, 12, 99, -1, 2**64 - 1, True, "ack", None])
+@pytest.mark.parametrize("tag", [0, 13, 99, -1, 2**64 - 1, True, "ack", None])
 def test_an_unknown_type_tag_is_malformed(tag: object) -> None:
     assert "unknown message type tag" in refused(frame(PROTOCOL_VERSION, tag, 5))
 
@@ -272,6 +273,10 @@ def test_the_wrong_number_of_fields_is_malformed() -> None:
         ((MessageType.ACK, 2**63), "invalid Ack.up_to_seq"),
         ((MessageType.ACK, None), "invalid Ack.up_to_seq None"),
         ((MessageType.PING, -5), "invalid Ping.ts_us -5"),
+        ((MessageType.PAIRING_OFFER, bytes(31), 0), "invalid PairingOffer.code_sha256"),
+        ((MessageType.PAIRING_OFFER, "ab" * 32, 0), "PairingOffer.code_sha256 'abab"),
+        ((MessageType.PAIRING_OFFER, bytes(32), -1), "invalid PairingOffer.expires_at_us -1"),
+        ((MessageType.PAIRING_OFFER, bytes(32), 1.5), "invalid PairingOffer.expires_at_us 1.5"),
         ((MessageType.WELCOME, "s 1", 0), "invalid Welcome.session_id 's 1'"),
         ((MessageType.WELCOME, "", 0), "invalid Welcome.session_id ''"),
         ((MessageType.WELCOME, "s" * 129, 0), "invalid Welcome.session_id"),
@@ -422,3 +427,11 @@ def test_commands_and_statuses_carry_bytes_and_values_unchanged() -> None:
     assert decode(encode(command)) == command
     status = CommandStatus("cmd-42", CommandState.REJECTED, "unsafe_while_moving", T0_US)
     assert decode(encode(status)) == status
+
+
+def test_a_pairing_offer_carries_only_the_code_hash_and_its_expiry() -> None:
+    digest = bytes(range(32))
+    offer = PairingOffer(digest, T0_US)
+    assert msgpack.unpackb(encode(offer)) == [1, 12, digest, T0_US]
+    assert decode(encode(offer)) == offer
+    assert "1 fields, expected 2" in refused(frame(1, MessageType.PAIRING_OFFER, digest))

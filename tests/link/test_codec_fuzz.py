@@ -92,7 +92,7 @@ wire_values: st.SearchStrategy[Any] = st.recursive(
 @settings(FUZZ, max_examples=400)
 @given(
     version=st.sampled_from([1, 1, 1, 0, 2]),
-    tag=st.integers(0, 12),
+    tag=st.integers(0, 13),
     fields=st.lists(wire_values, max_size=5),
 )
 def test_well_formed_arrays_of_random_values_are_decoded_or_refused(

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from smartev import __version__
 from smartev.cloud import gateway, status
 from smartev.cloud.api import ROUTERS
 from smartev.cloud.auth import Accounts, AuthError, TooManyAttemptsError, load_or_create_secret
+from smartev.cloud.commands import CommandRelay
 from smartev.cloud.db import Database, default_url
 from smartev.cloud.gateway import LinkGateway
 from smartev.cloud.limits import BodyLimit
+from smartev.cloud.live import LiveHub
+from smartev.cloud.pairing import PairingLimiter, store_offer
 from smartev.core.bus import EventBus
 from smartev.core.clock import Clock, RealClock
 from smartev.core.config import Settings
 from smartev.core.errors import InvalidInputError
+from smartev.link import PairingOffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +44,9 @@ class CloudContext:
     db: Database
     accounts: Accounts
     started_monotonic: float
+    commands: CommandRelay  # signed commands: stored, relayed, their states recorded
+    live: LiveHub  # the per-person live WebSocket fan-out
+    pairing_limiter: PairingLimiter  # wrong pairing codes per person
 
 
 def open_database(settings: Settings) -> Database:
@@ -59,6 +69,8 @@ def create_app(
     database = db or open_database(settings)
     auth_clock = auth_clock or RealClock()
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
+    live = LiveHub(database, clock)
+    commands = CommandRelay(database, clock, on_change=live.publish_command)
     ctx = CloudContext(
         settings=settings,
         clock=clock,
@@ -67,13 +79,23 @@ def create_app(
         db=database,
         accounts=accounts or Accounts(secret, auth_clock),
         started_monotonic=clock.monotonic(),
+        commands=commands,
+        live=live,
+        pairing_limiter=PairingLimiter(auth_clock),
     )
+    if link is not None:
+        _wire_link(link, ctx)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        live.bind(asyncio.get_running_loop())
+        expiry = asyncio.create_task(commands.expire_forever(), name="command-expiry")
         try:
             yield
         finally:
+            expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await expiry
             if db is None:
                 database.close()
 
@@ -88,9 +110,20 @@ def create_app(
     app.state.gateway = link
     app.add_middleware(BodyLimit)
 
+    # Every 422 has the shape the OpenAPI document declares (FastAPI's validation error list),
+    # without the input echoed back: a refused password must not travel back in the answer.
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"type": e.get("type", "value_error"), "loc": list(e["loc"]), "msg": e["msg"]}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
     @app.exception_handler(InvalidInputError)
     async def invalid_input(_request: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        error = {"type": "value_error", "loc": ["body"], "msg": str(exc)}
+        return JSONResponse({"detail": [error]}, status_code=422)
 
     @app.exception_handler(TooManyAttemptsError)
     async def too_many(_request: Request, exc: TooManyAttemptsError) -> JSONResponse:
@@ -111,3 +144,30 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _wire_link(link: LinkGateway, ctx: CloudContext) -> None:
+    """Connect the car gateway to the command relay, pairing and the live hub."""
+    commands, live = ctx.commands, ctx.live
+    commands.send = link.send_command
+
+    def connected(car_id: str) -> None:
+        live.publish_link(car_id, online=True)
+        commands.car_connected(car_id)
+
+    def disconnected(car_id: str) -> None:
+        commands.car_disconnected(car_id)
+        live.publish_link(car_id, online=False)
+
+    def pairing_offer(car_id: str, offer: PairingOffer) -> None:
+        store_offer(ctx.db, car_id, offer, int(ctx.clock.timestamp() * 1_000_000))
+
+    link.attach(
+        on_status=commands.on_status,
+        on_connect=connected,
+        on_disconnect=disconnected,
+        on_pairing_offer=pairing_offer,
+    )
+    subscribe = getattr(link.store, "subscribe", None)  # the SQL store tells what it ingested
+    if subscribe is not None:
+        subscribe(live.on_ingested)

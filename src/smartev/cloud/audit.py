@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import ColumnElement, Connection, insert, select
 
 from smartev.cloud import schema as t
 
@@ -50,11 +50,10 @@ def record(
     )
 
 
-def events_for_car(
-    db: Connection, car_id: str, *, before_id: int | None = None, limit: int = 100
+def _page(
+    db: Connection, where: ColumnElement[bool], before_id: int | None, limit: int
 ) -> list[AuditEvent]:
-    """The car's events, newest first; page with ``before_id``."""
-    query = select(t.audit_event).where(t.audit_event.c.car_id == car_id)
+    query = select(t.audit_event).where(where)
     if before_id is not None:
         query = query.where(t.audit_event.c.id < before_id)
     rows = db.execute(query.order_by(t.audit_event.c.id.desc()).limit(limit)).all()
@@ -64,3 +63,17 @@ def events_for_car(
         )
         for r in rows
     ]
+
+
+def events_for_car(
+    db: Connection, car_id: str, *, before_id: int | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """The car's events, newest first; page with ``before_id``."""
+    return _page(db, t.audit_event.c.car_id == car_id, before_id, limit)
+
+
+def events_for_household(
+    db: Connection, household_id: str, *, before_id: int | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """The household's events (its own and those of its cars' sharing), newest first."""
+    return _page(db, t.audit_event.c.household_id == household_id, before_id, limit)

@@ -12,6 +12,7 @@ demo world's clock runs faster.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from collections import deque
@@ -33,11 +34,21 @@ LOGIN_FAILURES_ALLOWED = 5
 LOGIN_WINDOW_S = 15 * 60
 PASSWORD_MIN_CHARS = 10
 PASSWORD_MAX_CHARS = 200
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s.]{2,63}$")
+# One @, a dot in the domain, no spaces or control characters (PostgreSQL refuses NUL in text).
+# Written without \s so that JSON Schema's regex engine and Python's agree on every character.
+_NOT_IN_EMAIL = r"@ \x00-\x1f\x7f-\x9f"
+EMAIL_PATTERN = (
+    rf"^[^{_NOT_IN_EMAIL}]{{1,64}}@[^{_NOT_IN_EMAIL}]{{1,189}}\.[^.{_NOT_IN_EMAIL}]{{2,63}}$"
+)
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 class AuthError(SmartevError):
     """Credentials or a token were not accepted; the message is safe to show the caller."""
+
+
+class AccountExistsError(InvalidInputError):
+    """Sign-up with an e-mail address that has an account already."""
 
 
 class TooManyAttemptsError(AuthError):
@@ -77,7 +88,7 @@ def load_or_create_secret(data_dir: Path) -> str:
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         raise InvalidInputError(f"{email!r} is not an e-mail address")
     return email
 
@@ -111,7 +122,8 @@ class LoginLimiter:
             while failures and failures[0] <= now - LOGIN_WINDOW_S:
                 failures.popleft()
             if len(failures) >= LOGIN_FAILURES_ALLOWED:
-                raise TooManyAttemptsError(int(failures[0] + LOGIN_WINDOW_S - now) + 1)
+                wait_s = failures[0] + LOGIN_WINDOW_S - now
+                raise TooManyAttemptsError(max(1, math.ceil(wait_s)))
 
     def failed(self, *keys: str) -> None:
         if len(self._failures) >= self._max_keys:
@@ -147,7 +159,7 @@ class Accounts:
         if not 1 <= len(name) <= 100:
             raise InvalidInputError("display_name must be 1..100 characters")
         if db.execute(select(t.user.c.id).where(t.user.c.email == email)).first():
-            raise InvalidInputError(f"an account for {email} exists already")
+            raise AccountExistsError(f"an account for {email} exists already; log in instead")
         user_id = t.new_id("usr")
         db.execute(
             insert(t.user).values(
@@ -222,11 +234,18 @@ class Accounts:
         if row.used_us is not None:
             self._revoke(db, row.session_id, now_us)
             raise AuthError("the refresh token was used before; this login is revoked")
-        db.execute(
+        # Conditional, so of two requests racing with one token only one gets a new pair.
+        spent = db.execute(
             update(t.refresh_token)
-            .where(t.refresh_token.c.token_hash == _sha256(refresh_token))
+            .where(
+                t.refresh_token.c.token_hash == _sha256(refresh_token),
+                t.refresh_token.c.used_us.is_(None),
+            )
             .values(used_us=now_us)
         )
+        if spent.rowcount != 1:
+            self._revoke(db, row.session_id, now_us)
+            raise AuthError("the refresh token was used before; this login is revoked")
         return self._issue(db, Principal(row.user_id, row.session_id))
 
     def log_out(self, db: Connection, principal: Principal) -> None:

@@ -5,8 +5,10 @@ Handshake: the car's ``Hello`` (its id, protocol version and boot epoch) is answ
 public key registered for that car, then says ``Welcome`` with the highest telemetry sequence it
 has stored so the car resends from there. After that, every ``TelemetryBatch`` is stored in one
 transaction (re-sent samples are ignored) and acked only once stored; ``CommandStatus`` reports
-go to the command log; commands queued for the car go down as ``Command`` frames. Anything else,
-or anything malformed, gets a ``Refusal`` and the connection is closed.
+go to the command log and a ``PairingOffer`` to the car's row; commands queued for the car go down
+as ``Command`` frames. Anything else, or anything malformed, gets a ``Refusal`` and the connection
+is closed. The cloud's handlers (:meth:`LinkGateway.attach`) run in worker threads, one at a time
+per car and in the order the car sent its messages.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from smartev.cloud.telemetry_store import TelemetryStore
+from smartev.cloud.telemetry import TelemetryStore
 from smartev.core.clock import Clock
 from smartev.link import (
     Ack,
@@ -32,6 +35,7 @@ from smartev.link import (
     Hello,
     LinkError,
     LinkProtocolError,
+    PairingOffer,
     Ping,
     Pong,
     Proof,
@@ -63,6 +67,12 @@ class CarSession:
     car_id: str
     epoch: bytes
     outbox: asyncio.Queue[Command] = field(default_factory=lambda: asyncio.Queue(1000))
+    # The loop the connection runs on: commands are queued through it from any thread.
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.get_running_loop)
+
+
+def _ignore(*_args: object) -> None:
+    pass
 
 
 class LinkGateway:
@@ -74,23 +84,65 @@ class LinkGateway:
         store: TelemetryStore,
         car_keys: Callable[[str], CarPublicKey | None],
         clock: Clock,
-        on_status: Callable[[str, CommandStatus], None] = lambda car, status: None,
-        on_connect: Callable[[str], None] = lambda car: None,
+        on_status: Callable[[str, CommandStatus], None] = _ignore,
+        on_connect: Callable[[str], None] = _ignore,
     ) -> None:
         self.store = store
         self._car_keys = car_keys
         self._clock = clock
         self._on_status = on_status
         self._on_connect = on_connect
+        self._on_disconnect: Callable[[str], None] = _ignore
+        self._on_pairing_offer: Callable[[str, PairingOffer], None] = _ignore
         self.sessions: dict[str, CarSession] = {}
 
+    def attach(
+        self,
+        *,
+        on_status: Callable[[str, CommandStatus], None] | None = None,
+        on_connect: Callable[[str], None] | None = None,
+        on_disconnect: Callable[[str], None] | None = None,
+        on_pairing_offer: Callable[[str, PairingOffer], None] | None = None,
+    ) -> None:
+        """Set the cloud's handlers (the app factory wires commands, pairing and the live hub).
+
+        ``on_disconnect`` runs on the event loop and must not block; the others run in threads.
+        """
+        if on_status is not None:
+            self._on_status = on_status
+        if on_connect is not None:
+            self._on_connect = on_connect
+        if on_disconnect is not None:
+            self._on_disconnect = on_disconnect
+        if on_pairing_offer is not None:
+            self._on_pairing_offer = on_pairing_offer
+
     def send_command(self, car_id: str, command: Command) -> bool:
-        """Queue a command for a connected car; False when the car is not connected."""
+        """Queue a command for a connected car (from any thread); False when it is not connected."""
         session = self.sessions.get(car_id)
         if session is None:
             return False
-        session.outbox.put_nowait(command)
+        session.loop.call_soon_threadsafe(self._enqueue, session, command)
         return True
+
+    @staticmethod
+    def _enqueue(session: CarSession, command: Command) -> None:
+        try:
+            session.outbox.put_nowait(command)
+        except asyncio.QueueFull:
+            log.warning(
+                "car %s: command %s dropped, the car has not taken the %d before it",
+                session.car_id,
+                command.command_id,
+                session.outbox.maxsize,
+            )
+
+    async def _handler(self, handler: Callable[..., None], *args: Any) -> None:
+        """Run a handler in a worker thread; its failure is logged, the connection goes on."""
+        try:
+            await asyncio.to_thread(handler, *args)
+        except Exception:
+            log.exception("car link handler %r failed", handler)
 
     async def serve(self, channel: FrameChannel) -> None:
         """Run one car's connection until it closes; refuse and close on any protocol error."""
@@ -101,7 +153,7 @@ class LinkGateway:
             self.sessions[session.car_id] = session
             if previous is not None:
                 log.info("car %s reconnected; the older connection is replaced", session.car_id)
-            self._on_connect(session.car_id)
+            await self._handler(self._on_connect, session.car_id)
             await self._run(channel, session)
         except LinkError as exc:
             log.warning("link refused: %s", exc)
@@ -119,6 +171,10 @@ class LinkGateway:
         finally:
             if session is not None and self.sessions.get(session.car_id) is session:
                 del self.sessions[session.car_id]
+                try:
+                    self._on_disconnect(session.car_id)
+                except Exception:
+                    log.exception("car link handler %r failed", self._on_disconnect)
             with contextlib.suppress(ConnectionClosedError):
                 await channel.close()
 
@@ -161,7 +217,9 @@ class LinkGateway:
                     top = await asyncio.to_thread(self._store_batch, session.car_id, message)
                     await channel.send(encode(Ack(top)))
                 elif isinstance(message, CommandStatus):
-                    self._on_status(session.car_id, message)
+                    await self._handler(self._on_status, session.car_id, message)
+                elif isinstance(message, PairingOffer):
+                    await self._handler(self._on_pairing_offer, session.car_id, message)
                 elif isinstance(message, Ping):
                     await channel.send(encode(Pong(message.ts_us)))
                 else:

@@ -36,6 +36,7 @@ from smartev.link.messages import (
     Hello,
     Message,
     MessageType,
+    PairingOffer,
     Ping,
     Pong,
     Proof,
@@ -66,6 +67,7 @@ _CLASSES: dict[int, type[Message]] = {
     MessageType.COMMAND_STATUS: CommandStatus,
     MessageType.PING: Ping,
     MessageType.PONG: Pong,
+    MessageType.PAIRING_OFFER: PairingOffer,
 }
 _ARITY: dict[type[Message], int] = {cls: len(fields(cls)) for cls in _CLASSES.values()}
 _SAMPLE_FIELDS = len(fields(Sample))
@@ -107,6 +109,7 @@ _ENCODERS: dict[type[Any], Callable[[Any], list[object]]] = {
     ],
     Ping: lambda m: [_V, MessageType.PING, m.ts_us],
     Pong: lambda m: [_V, MessageType.PONG, m.ts_us],
+    PairingOffer: lambda m: [_V, MessageType.PAIRING_OFFER, m.code_sha256, m.expires_at_us],
 }
 
 

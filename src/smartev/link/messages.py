@@ -33,6 +33,7 @@ MAX_SOFTWARE_CHARS = 128
 MAX_TEXT_CHARS = 1000
 EPOCH_BYTES = 16
 NONCE_BYTES = 32
+SHA256_BYTES = 32
 MAX_SIGNATURE_BYTES = 128
 MAX_ENVELOPE_BYTES = 64 * 1024
 
@@ -65,6 +66,7 @@ class MessageType(IntEnum):
     COMMAND_STATUS = 9
     PING = 10
     PONG = 11
+    PAIRING_OFFER = 12
 
 
 class SampleKind(StrEnum):
@@ -401,6 +403,22 @@ class Pong:
         _check_uint("Pong.ts_us", self.ts_us, MAX_TIME_US)
 
 
+@dataclass(frozen=True, slots=True)
+class PairingOffer:
+    """The car shows a one-time pairing code until ``expires_at_us``; the cloud gets only the
+    code's hash (:func:`smartev.link.pairing.pairing_code_sha256`), never the code."""
+
+    message_type: ClassVar[MessageType] = MessageType.PAIRING_OFFER
+
+    code_sha256: bytes
+    expires_at_us: int
+    """The car's clock, microseconds since the Unix epoch (UTC)."""
+
+    def __post_init__(self) -> None:
+        _check_bytes("PairingOffer.code_sha256", self.code_sha256, SHA256_BYTES, SHA256_BYTES)
+        _check_uint("PairingOffer.expires_at_us", self.expires_at_us, MAX_TIME_US)
+
+
 Message: TypeAlias = (
     Hello
     | Challenge
@@ -413,5 +431,6 @@ Message: TypeAlias = (
     | CommandStatus
     | Ping
     | Pong
+    | PairingOffer
 )
 """Any message of the link (a Sample travels only inside a TelemetryBatch)."""

@@ -5,6 +5,10 @@ are sent and leave it only when the cloud acks them, so a dropped connection or 
 loses nothing: on reconnect the cloud's ``Welcome`` says what it has stored, the car drops that
 much from its buffer and resends the rest. The cloud ignores samples it already has, so each
 reaches storage exactly once.
+
+Pairing: :meth:`Uplink.offer_pairing` hands the uplink the hash of the one-time code the car
+shows; it goes to the cloud at once if connected, and again after every ``Welcome`` until it
+expires, so a car that was offline when the code was made still offers it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from smartev.link import (
     Command,
     Hello,
     LinkProtocolError,
+    PairingOffer,
     Pong,
     Proof,
     Refusal,
@@ -84,6 +89,17 @@ class Uplink:
         self.acked_seq = 0
         self.connected = asyncio.Event()
         self.sent_batches = 0
+        self._pairing: PairingOffer | None = None
+        self._pairing_unsent = False
+
+    def offer_pairing(self, offer: PairingOffer) -> None:
+        """Send a pairing code's hash to the cloud (now if connected), and again after each
+        reconnect until it expires."""
+        self._pairing = offer
+        self._pairing_unsent = True
+
+    def _now_us(self) -> int:
+        return int(self._clock.timestamp() * 1_000_000)
 
     async def run(
         self, connect: Callable[[], Awaitable[FrameChannel]], *, max_backoff_s: float = 10.0
@@ -146,6 +162,7 @@ class Uplink:
         stored = min(welcome.resume_from_seq, self.buffer.last_seq)
         self.buffer.ack(stored)
         self.acked_seq = stored
+        self._pairing_unsent = self._pairing is not None
         self.connected.set()
         acked = asyncio.Event()
         sender = asyncio.create_task(self._send_loop(channel, stored, acked))
@@ -182,6 +199,10 @@ class Uplink:
         in_flight: list[int] = []  # the last seq of each batch not yet acked
         limit = self._batch
         while True:
+            if self._pairing_unsent and self._pairing is not None:
+                self._pairing_unsent = False
+                if self._pairing.expires_at_us > self._now_us():
+                    await channel.send(encode(self._pairing))
             in_flight = [end for end in in_flight if end > self.acked_seq]
             if len(in_flight) >= MAX_UNACKED_BATCHES:
                 acked.clear()

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from smartev.cloud.api import accounts, cars, commands, geofences, households, trips
+from smartev.cloud.api import (
+    accounts,
+    audit,
+    battery,
+    cars,
+    commands,
+    geofences,
+    households,
+    invites,
+    live,
+    sharing,
+    signals,
+    trips,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
     households.router,
+    invites.router,
+    sharing.router,
     cars.router,
+    signals.router,
     commands.router,
     trips.router,
+    battery.router,
     geofences.router,
+    audit.router,
+    live.router,
 )

@@ -1,6 +1,6 @@
 """initial schema
 
-Revision: 0001, after ; written 2026-11-25 23:10:17.886192.
+Revision: 0001, after ; written 2026-11-26 00:06:08.106792.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("received_us", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("car_id", "path", name=op.f("pk_signal_latest")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "signal_rollup",
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "car_id", "path", "resolution_s", "bucket_us", name=op.f("pk_signal_rollup")
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "telemetry_cursor",
@@ -76,6 +78,7 @@ def upgrade() -> None:
         sa.Column("num", sa.Float(), nullable=True),
         sa.Column("kind", sa.String(length=12), nullable=False),
         sa.PrimaryKeyConstraint("car_id", "seq", name=op.f("pk_telemetry_sample")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("telemetry_sample", schema=None) as batch_op:
         batch_op.create_index(
@@ -264,9 +267,9 @@ def upgrade() -> None:
         sa.Column("lon", sa.Float(), nullable=True),
         sa.Column("place", sa.String(length=100), nullable=True),
         sa.Column("geofence_id", sa.String(length=40), nullable=True),
-        sa.Column("kind", sa.String(length=2), nullable=False),
-        sa.Column("energy_added_kwh", sa.Float(), nullable=False),
-        sa.Column("power_max_kw", sa.Float(), nullable=False),
+        sa.Column("kind", sa.String(length=2), nullable=True),
+        sa.Column("energy_added_kwh", sa.Float(), nullable=True),
+        sa.Column("power_max_kw", sa.Float(), nullable=True),
         sa.Column("duration_s", sa.Float(), nullable=False),
         sa.Column("soc_start", sa.Float(), nullable=True),
         sa.Column("soc_end", sa.Float(), nullable=True),
@@ -314,12 +317,12 @@ def upgrade() -> None:
         sa.Column("end_lon", sa.Float(), nullable=True),
         sa.Column("start_place", sa.String(length=100), nullable=True),
         sa.Column("end_place", sa.String(length=100), nullable=True),
-        sa.Column("distance_km", sa.Float(), nullable=False),
+        sa.Column("distance_km", sa.Float(), nullable=True),
         sa.Column("duration_s", sa.Float(), nullable=False),
         sa.Column("energy_used_kwh", sa.Float(), nullable=True),
         sa.Column("efficiency_wh_per_km", sa.Float(), nullable=True),
-        sa.Column("speed_avg_kmh", sa.Float(), nullable=False),
-        sa.Column("speed_max_kmh", sa.Float(), nullable=False),
+        sa.Column("speed_avg_kmh", sa.Float(), nullable=True),
+        sa.Column("speed_max_kmh", sa.Float(), nullable=True),
         sa.Column("soc_start", sa.Float(), nullable=True),
         sa.Column("soc_end", sa.Float(), nullable=True),
         sa.Column("odometer_start_km", sa.Float(), nullable=True),
