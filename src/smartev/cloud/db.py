@@ -37,8 +37,8 @@ def default_url(data_dir: Path) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    # journal_mode=WAL is a property of the file: set once in open_engine, not per connection.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -57,15 +57,22 @@ def open_engine(url: str) -> Engine:
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("database_url: SQLite needs a file (sqlite:///path/cloud.db)")
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Connections are kept (the server's worker threads are up to 40): opening one costs
+        # more than the query a request makes.
         engine = create_engine(
-            parsed, connect_args={"check_same_thread": False, "timeout": 10}, pool_size=8
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=24,
+            max_overflow=24,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA journal_mode=WAL")
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        return create_engine(parsed, pool_size=16, max_overflow=16, pool_pre_ping=True)
     raise ConfigError(
         f"database_url {parsed.render_as_string(hide_password=True)!r}: "
         "supported are sqlite:///FILE and postgresql://USER@HOST/DB"

@@ -8,7 +8,7 @@ a 403 that names the role and what it lacks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
@@ -41,7 +41,12 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def principal(request: Request) -> Principal:
+# The two lookups every request makes (its login, its role for the car) are primary-key reads
+# that take a fraction of a millisecond: they run on the event loop, where handing each to a
+# worker thread cost more than the read itself (measured: ~1.5 ms of CPU per hop under load).
+
+
+async def principal(request: Request) -> Principal:
     ctx = context(request)
     token = bearer_token(request)
     try:
@@ -58,10 +63,10 @@ def now_us(ctx: CloudContext) -> int:
     return int(ctx.clock.timestamp() * 1_000_000)
 
 
-def require_car(scope: Scope) -> Callable[..., CarAccess]:
+def require_car(scope: Scope) -> Callable[..., Awaitable[CarAccess]]:
     """A dependency giving the caller's access to ``{car_id}`` if their role includes ``scope``."""
 
-    def dependency(
+    async def dependency(
         request: Request,
         caller: Caller,
         car_id: Annotated[str, Path(pattern=CAR_ID_PATTERN, description="The car's id (VIN).")],

@@ -99,7 +99,9 @@ def _online(request: Request, car_id: str, last_seen_us: int | None, now: int) -
     responses=error_responses(401, 403, 404),
     summary="The car's live state: the newest value of each signal you may see",
 )
-def car_state(
+# On the event loop: one indexed read of at most a few hundred rows costs less than the hop
+# to a worker thread (measured 2.4 vs 3.0 ms of CPU per request, bench/cloud.py).
+async def car_state(
     request: Request,
     access: Annotated[CarAccess, Depends(require_car(Scope.STATE))],
     paths: Annotated[
