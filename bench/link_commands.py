@@ -101,9 +101,10 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
     import uvicorn
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy import insert
 
+    from smartev.cloud import schema as t
     from smartev.cloud.app import create_app
-    from smartev.cloud.commands import CommandRelay
     from smartev.cloud.db import Database, default_url
     from smartev.cloud.gateway import LinkGateway
     from smartev.cloud.telemetry import SqlTelemetryStore
@@ -136,25 +137,16 @@ async def measure(n_cars: int, n_commands: int, rate: float) -> list[float]:
         )
         owners[car_id] = generate_key(KeyAlgorithm.ED25519)
         (tmp / f"{car_id}.owner").write_text(public_key_bytes(owners[car_id]).hex())
-    relay = CommandRelay(clock)
     db = Database(default_url(tmp))
+    with db.begin() as c:  # the cars are known to the cloud (commands refer to them)
+        c.execute(insert(t.car), [{"id": car_id, "name": car_id} for car_id in car_keys])
     gateway = LinkGateway(
-        store=SqlTelemetryStore(db, clock=clock),
-        car_keys=car_keys.get,
-        clock=clock,
-        on_status=relay.on_status,
-        on_connect=relay.flush,
+        store=SqlTelemetryStore(db, clock=clock), car_keys=car_keys.get, clock=clock
     )
-    relay.send = gateway.send_command
+    app = create_app(Settings(data_dir=tmp), clock, EventBus(), link=gateway, db=db)
+    relay = app.state.ctx.commands  # create_app wires it to the gateway
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(Settings(data_dir=tmp), clock, EventBus(), link=gateway, db=db),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     cars = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
         [

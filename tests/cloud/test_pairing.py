@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from smartev.cloud import audit
 from smartev.cloud import schema as t
@@ -256,3 +256,66 @@ def test_the_documented_code_pattern_is_exactly_what_reads_as_a_code(text: str) 
     except PairingCodeError:
         readable = False
     assert (re.fullmatch(CODE_PATTERN, text) is not None) is readable
+
+
+def test_a_new_owner_sees_nothing_recorded_before_the_car_joined_their_household(
+    cloud: RunningCloud,
+) -> None:
+    """Sold and paired again: the first owner's drives, charges, places, values and audit stay
+    out of the new household's view, over every route that shows them."""
+    ada = person(cloud, "ada@example.org", "Ada")
+    bob = person(cloud, "bob@example.org", "Bob")
+    assert pair(cloud, ada, offer(cloud))[0] == 201
+    cloud.clock.advance(2 * 3600)
+    before = now_us(cloud) - 60_000_000
+    with cloud.ctx.db.begin() as db:
+        db.execute(
+            insert(t.drive).values(
+                id="drv_ada",
+                car_id=CAR,
+                start_us=before - 1_800_000_000,
+                end_us=before,
+                distance_km=12.0,
+                duration_s=1800.0,
+            )
+        )
+        db.execute(
+            insert(t.signal_latest).values(
+                car_id=CAR,
+                path="Vehicle.CurrentLocation.Latitude",
+                ts_us=before,
+                value="48.1",
+                received_us=before,
+            )
+        )
+        db.execute(
+            insert(t.telemetry_sample).values(
+                car_id=CAR,
+                seq=1,
+                ts_us=before,
+                path="Vehicle.CurrentLocation.Latitude",
+                value="48.1",
+                num=48.1,
+                kind="change",
+            )
+        )
+    with cloud.client(ada.token) as c:
+        assert [d["id"] for d in c.get(f"/api/v1/cars/{CAR}/drives").json()["drives"]] == [
+            "drv_ada"
+        ]
+        assert c.delete(f"/api/v1/cars/{CAR}").status_code == 204
+    cloud.clock.advance(120)
+    assert pair(cloud, bob, offer(cloud))[0] == 201
+
+    day = "start=2026-05-01T00:00:00Z&end=2026-06-02T00:00:00Z"
+    with cloud.client(bob.token) as c:
+        assert c.get(f"/api/v1/cars/{CAR}/drives").json()["drives"] == []
+        assert c.get(f"/api/v1/cars/{CAR}/drives/drv_ada").status_code == 404
+        assert c.get(f"/api/v1/cars/{CAR}/state").json()["signals"] == []
+        history = c.get(
+            f"/api/v1/cars/{CAR}/history?path=Vehicle.CurrentLocation.Latitude&{day}"
+        ).json()
+        assert history["points"] == []
+        assert history["buckets"] == []
+        actions = [e["action"] for e in c.get(f"/api/v1/cars/{CAR}/audit").json()["events"]]
+        assert actions == ["car.paired"]

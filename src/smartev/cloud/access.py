@@ -87,6 +87,9 @@ class CarAccess:
     car_id: str
     household_id: str
     role: CarRole
+    since_us: int = 0
+    """When the car joined this household: nothing recorded before (a previous owner's drives,
+    places, charges, audit) is shown to it."""
 
     def allows(self, scope: Scope) -> bool:
         return scope in SCOPES[self.role]
@@ -95,14 +98,15 @@ class CarAccess:
 def car_access(db: Connection, user_id: str, car_id: str, now_us: int) -> CarAccess | None:
     """The user's role for the car now, or None when they have none (or the car is unpaired)."""
     row = db.execute(
-        select(t.car.c.household_id, t.household.c.owner_id)
+        select(t.car.c.household_id, t.car.c.paired_us, t.household.c.owner_id)
         .join(t.household, t.household.c.id == t.car.c.household_id)
         .where(t.car.c.id == car_id)
     ).first()
     if row is None:
         return None
+    since_us = row.paired_us or 0
     if row.owner_id == user_id:
-        return CarAccess(car_id, row.household_id, CarRole.OWNER)
+        return CarAccess(car_id, row.household_id, CarRole.OWNER, since_us)
     grant = db.execute(
         select(t.car_grant.c.role, t.car_grant.c.valid_from_us, t.car_grant.c.valid_until_us)
         .join(
@@ -118,17 +122,17 @@ def car_access(db: Connection, user_id: str, car_id: str, now_us: int) -> CarAcc
         return None
     if grant.valid_until_us is not None and now_us >= grant.valid_until_us:
         return None
-    return CarAccess(car_id, row.household_id, CarRole(grant.role))
+    return CarAccess(car_id, row.household_id, CarRole(grant.role), since_us)
 
 
 def visible_cars(db: Connection, user_id: str, now_us: int) -> list[CarAccess]:
     """Every car the user has a role for now."""
     owned = db.execute(
-        select(t.car.c.id, t.car.c.household_id)
+        select(t.car.c.id, t.car.c.household_id, t.car.c.paired_us)
         .join(t.household, t.household.c.id == t.car.c.household_id)
         .where(t.household.c.owner_id == user_id)
     ).all()
-    out = [CarAccess(r.id, r.household_id, CarRole.OWNER) for r in owned]
+    out = [CarAccess(r.id, r.household_id, CarRole.OWNER, r.paired_us or 0) for r in owned]
     seen = {a.car_id for a in out}
     granted = db.execute(select(t.car_grant.c.car_id).where(t.car_grant.c.user_id == user_id)).all()
     for r in granted:

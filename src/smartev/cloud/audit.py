@@ -66,10 +66,16 @@ def _page(
 
 
 def events_for_car(
-    db: Connection, car_id: str, *, before_id: int | None = None, limit: int = 100
+    db: Connection,
+    car_id: str,
+    *,
+    before_id: int | None = None,
+    limit: int = 100,
+    since_us: int = 0,
 ) -> list[AuditEvent]:
-    """The car's events, newest first; page with ``before_id``."""
-    return _page(db, t.audit_event.c.car_id == car_id, before_id, limit)
+    """The car's events (from ``since_us`` on), newest first; page with ``before_id``."""
+    e = t.audit_event.c
+    return _page(db, (e.car_id == car_id) & (e.ts_us >= since_us), before_id, limit)
 
 
 def events_for_household(

@@ -285,43 +285,72 @@ def _window(query: Select[Any], table: Any, start_us: int | None, end_us: int | 
 
 
 def drives(
-    conn: Connection, car_id: str, start_us: int | None, end_us: int | None, limit: int
+    conn: Connection,
+    car_id: str,
+    start_us: int | None,
+    end_us: int | None,
+    limit: int,
+    *,
+    since_us: int = 0,
 ) -> list[DriveRecord]:
-    """The car's drives overlapping the window, newest first."""
-    query = select(t.drive).where(t.drive.c.car_id == car_id)
+    """The car's drives overlapping the window (and starting at or after ``since_us``), newest
+    first."""
+    query = select(t.drive).where(t.drive.c.car_id == car_id, t.drive.c.start_us >= since_us)
     query = _window(query, t.drive, start_us, end_us)
     rows = conn.execute(query.order_by(t.drive.c.start_us.desc()).limit(limit)).all()
     return [DriveRecord.from_row(r) for r in rows]
 
 
-def drive(conn: Connection, car_id: str, drive_id: str) -> DriveRecord | None:
+def drive(conn: Connection, car_id: str, drive_id: str, *, since_us: int = 0) -> DriveRecord | None:
     row = conn.execute(
-        select(t.drive).where(t.drive.c.car_id == car_id, t.drive.c.id == drive_id)
+        select(t.drive).where(
+            t.drive.c.car_id == car_id, t.drive.c.id == drive_id, t.drive.c.start_us >= since_us
+        )
     ).first()
     return DriveRecord.from_row(row) if row is not None else None
 
 
 def charges(
-    conn: Connection, car_id: str, start_us: int | None, end_us: int | None, limit: int
+    conn: Connection,
+    car_id: str,
+    start_us: int | None,
+    end_us: int | None,
+    limit: int,
+    *,
+    since_us: int = 0,
 ) -> list[ChargeRecord]:
-    """The car's charging sessions overlapping the window, newest first."""
+    """The car's charging sessions overlapping the window (and starting at or after
+    ``since_us``), newest first."""
     c = t.charging_session
-    query = _window(select(c).where(c.c.car_id == car_id), c, start_us, end_us)
+    query = select(c).where(c.c.car_id == car_id, c.c.start_us >= since_us)
+    query = _window(query, c, start_us, end_us)
     rows = conn.execute(query.order_by(c.c.start_us.desc()).limit(limit)).all()
     return [ChargeRecord.from_row(r) for r in rows]
 
 
-def charge(conn: Connection, car_id: str, session_id: str) -> ChargeRecord | None:
+def charge(
+    conn: Connection, car_id: str, session_id: str, *, since_us: int = 0
+) -> ChargeRecord | None:
     c = t.charging_session
-    row = conn.execute(select(c).where(c.c.car_id == car_id, c.c.id == session_id)).first()
+    row = conn.execute(
+        select(c).where(c.c.car_id == car_id, c.c.id == session_id, c.c.start_us >= since_us)
+    ).first()
     return ChargeRecord.from_row(row) if row is not None else None
 
 
 def states(
-    conn: Connection, car_id: str, start_us: int | None, end_us: int | None, limit: int
+    conn: Connection,
+    car_id: str,
+    start_us: int | None,
+    end_us: int | None,
+    limit: int,
+    *,
+    since_us: int = 0,
 ) -> list[StateRecord]:
-    """The car's state intervals overlapping the window, oldest first."""
+    """The car's state intervals overlapping the window (and starting at or after
+    ``since_us``), oldest first."""
     s = t.state_interval
-    query = _window(select(s).where(s.c.car_id == car_id), s, start_us, end_us)
+    query = select(s).where(s.c.car_id == car_id, s.c.start_us >= since_us)
+    query = _window(query, s, start_us, end_us)
     rows = conn.execute(query.order_by(s.c.start_us.desc()).limit(limit)).all()
     return [StateRecord.from_row(r) for r in reversed(rows)]

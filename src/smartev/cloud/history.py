@@ -104,11 +104,13 @@ class Series:
 # --- the newest values ---------------------------------------------------------------------------
 
 
-def latest_values(conn: Connection, car_id: str) -> list[LatestValue]:
-    """The newest value of each signal of the car, by path."""
+def latest_values(conn: Connection, car_id: str, *, since_us: int = 0) -> list[LatestValue]:
+    """The newest value of each signal of the car (observed at or after ``since_us``), by path."""
     s = t.signal_latest.c
     rows = conn.execute(
-        select(s.path, s.ts_us, s.value, s.received_us).where(s.car_id == car_id).order_by(s.path)
+        select(s.path, s.ts_us, s.value, s.received_us)
+        .where(s.car_id == car_id, s.ts_us >= since_us)
+        .order_by(s.path)
     )
     return [LatestValue(r.path, r.ts_us, decode_value(r.value), r.received_us) for r in rows]
 
@@ -170,10 +172,15 @@ def series(
     start_us: int,
     end_us: int,
     resolution: Resolution = Resolution.AUTO,
+    *,
+    since_us: int = 0,
 ) -> Series:
-    """The signal's values in [start_us, end_us) at the resolution (see the module docstring);
+    """The signal's values in [start_us, end_us) at the resolution (see the module docstring),
+    none observed before ``since_us`` (a bucket that began earlier is left out whole);
     InvalidInputError names what to change when the request cannot be answered."""
     check_range(start_us, end_us)
+    if since_us > start_us:
+        start_us = min(since_us, end_us - 1)
     span_s = (end_us - start_us) / _US_PER_S
     bucketable = _bucketable(conn, car_id, path)
     if resolution is Resolution.AUTO:
@@ -200,7 +207,7 @@ def series(
         end_us,
         resolution,
         (),
-        tuple(_buckets(conn, car_id, path, bucket_s, start_us, end_us)),
+        tuple(_buckets(conn, car_id, path, bucket_s, start_us, end_us, since_us)),
     )
 
 
@@ -226,9 +233,16 @@ def _raw(conn: Connection, car_id: str, path: str, start_us: int, end_us: int) -
 
 
 def _buckets(
-    conn: Connection, car_id: str, path: str, bucket_s: int, start_us: int, end_us: int
+    conn: Connection,
+    car_id: str,
+    path: str,
+    bucket_s: int,
+    start_us: int,
+    end_us: int,
+    since_us: int,
 ) -> list[Bucket]:
-    """The buckets that overlap [start_us, end_us), oldest first."""
+    """The buckets that overlap [start_us, end_us) and began at or after ``since_us``, oldest
+    first."""
     r = t.signal_rollup.c
     first_bucket_us = start_us - start_us % (bucket_s * _US_PER_S)
     rows = conn.execute(
@@ -237,7 +251,7 @@ def _buckets(
             r.car_id == car_id,
             r.path == path,
             r.resolution_s == bucket_s,
-            r.bucket_us >= first_bucket_us,
+            r.bucket_us >= max(first_bucket_us, since_us),
             r.bucket_us < end_us,
         )
         .order_by(r.bucket_us)

@@ -242,8 +242,8 @@ class LiveHub:
             access = sub.access.get(car_id)
             if access is None or not access.allows(Scope.STATE):
                 continue
-            role = access.role
-            visible = [s for s in signals if may_see_signal(role, s.path)]
+            role, since_us = access.role, access.since_us
+            visible = [s for s in signals if s.ts_us >= since_us and may_see_signal(role, s.path)]
             if visible:
                 sub.push_state(car_id, visible)
 
@@ -268,9 +268,10 @@ class LiveHub:
     ) -> None:
         full = _record_message(kind, record)
         without_location = {k: v for k, v in full.items() if k not in location_fields}
+        start_us: int = record.start_us
         for sub in self._subscribers:
             access = sub.access.get(full["car_id"])
-            if access is None or not access.allows(scope):
+            if access is None or not access.allows(scope) or start_us < access.since_us:
                 continue
             sub.push(full if access.allows(Scope.LOCATION) else without_location)
 

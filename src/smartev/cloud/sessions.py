@@ -44,8 +44,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Final
 
 from smartev.cloud.session_progress import (
-    ACTIVITY_FIELDS,
-    SIGNAL_FIELDS,
+    NO_READING,
+    SIGNAL_ROUTES,
     DetectorProgress,
     InProgress,
     OpenInterval,
@@ -61,7 +61,6 @@ from smartev.cloud.session_records import (
     StateClosed,
     StateInterval,
     StateOpened,
-    Totals,
     VehicleState,
     charging_session_from_marks,
     drive_from_marks,
@@ -73,6 +72,9 @@ __all__ = ["SessionConfig", "SessionDetector"]
 _SNAPSHOT_VERSION: Final = 1
 _US_PER_S: Final = 1_000_000
 _WAITS: Final = frozenset({"drive_stop_s", "charge_stop_s", "asleep_after_s", "offline_after_s"})
+_OFFLINE: Final = VehicleState.OFFLINE
+_PARKED: Final = VehicleState.PARKED
+_ASLEEP: Final = VehicleState.ASLEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +101,28 @@ class SessionConfig:
 
 
 class SessionDetector:
-    """One car's drives, charges and states. Feed it that car's samples in time order."""
+    """One car's drives, charges and states. Feed it that car's samples in time order.
+
+    :meth:`feed` runs for every sample the cloud ingests, so it is written for speed: a sample
+    of a path not read here, at the current moment, costs one dict look-up; the progress is
+    updated in place, and objects are made only for what is reported or kept (marks, events).
+    """
 
     def __init__(self, config: SessionConfig | None = None) -> None:
-        self.config = config if config is not None else SessionConfig()
+        cfg = config if config is not None else SessionConfig()
+        self._config = cfg
         self._p = DetectorProgress()
+        # The waits in µs, read at every moment.
+        self._drive_stop_us = _us(cfg.drive_stop_s)
+        self._charge_stop_us = _us(cfg.charge_stop_s)
+        self._asleep_after_us = _us(cfg.asleep_after_s)
+        self._offline_after_us = _us(cfg.offline_after_s)
 
     # --- what the caller sees -----------------------------------------------------------------
+
+    @property
+    def config(self) -> SessionConfig:
+        return self._config
 
     @property
     def state(self) -> VehicleState | None:
@@ -123,19 +140,24 @@ class SessionDetector:
 
     def feed(self, ts_us: int, path: str, value: object) -> list[SessionEvent]:
         """Take one sample; return what started or ended (about earlier moments, see above)."""
-        if isinstance(ts_us, bool) or not isinstance(ts_us, int):
-            raise InvalidInputError(f"ts_us {ts_us!r}: must be an int (µs since the epoch)")
+        if type(ts_us) is not int:  # the exact type first: this runs for every sample
+            _check_timestamp(ts_us)
+        p = self._p
         out: list[SessionEvent] = []
-        if self._p.frame_us is None:
-            self._p.frame_us = ts_us
-            self._p.last_activity_us = ts_us
-        elif ts_us < self._p.frame_us:
-            self._p.ignored_samples += 1
-            return out
-        elif ts_us > self._p.frame_us:
-            self._advance(ts_us, out)
-        self._apply(ts_us, path, value)
-        self._p.frame_open = True
+        frame_us = p.frame_us
+        if ts_us != frame_us:
+            if frame_us is None:
+                p.frame_us = ts_us
+                p.last_activity_us = ts_us
+            elif ts_us < frame_us:
+                p.ignored_samples += 1
+                return out
+            else:
+                self._advance(ts_us, frame_us, out)
+        route = SIGNAL_ROUTES.get(path)
+        if route is not None:  # else not read here; it still shows the car is online
+            self._apply(ts_us, route, value)
+        p.frame_open = True
         return out
 
     def on_silence(self, now_us: int) -> list[SessionEvent]:
@@ -143,12 +165,13 @@ class SessionDetector:
         drives and charges whose stop has lasted long enough, and go offline after
         ``offline_after_s``. Calling it is optional: a later sample concludes the same."""
         out: list[SessionEvent] = []
-        if self._p.frame_us is None or now_us <= self._p.frame_us:
+        frame_us = self._p.frame_us
+        if frame_us is None or now_us <= frame_us:
             return out
-        self._conclude_frame(out)
-        if self.state is not VehicleState.OFFLINE:
-            if now_us - self._p.frame_us >= self._us(self.config.offline_after_s):
-                self._go_offline(self._p.frame_us, out)
+        self._conclude_frame(frame_us, out)
+        if not self._offline():
+            if now_us - frame_us >= self._offline_after_us:
+                self._go_offline(frame_us, out)
             else:
                 # Not asleep: that needs a sample after the quiet time (see the module docstring).
                 self._fire_timers(now_us, out, asleep=False)
@@ -156,137 +179,138 @@ class SessionDetector:
 
     # --- samples ------------------------------------------------------------------------------
 
-    def _apply(self, ts_us: int, path: str, value: object) -> None:
-        known = SIGNAL_FIELDS.get(path)
-        if known is None:
-            return  # not read here; it still shows the car is online
-        name, kind = known
-        parsed = parse_value(value, kind)
+    def _apply(self, ts_us: int, route: tuple[str, type, bool, bool], value: object) -> None:
+        name, kind, activity, power = route
+        parsed: float | bool | str | None
+        if kind is float and type(value) is float:  # the common case, as parse_value reads it
+            parsed = value if math.isfinite(value) else None
+        else:
+            parsed = parse_value(value, kind)
+        p = self._p
         if parsed is None:
-            self._p.ignored_samples += 1
+            p.ignored_samples += 1
             return
-        old = getattr(self._p.signals, name)
-        setattr(self._p.signals, name, parsed)
-        changed = name in ACTIVITY_FIELDS and parsed != old
-        drawing = name == "power_w" and abs(float(parsed)) >= self.config.awake_power_w
-        if changed or drawing:
-            self._p.last_activity_us = ts_us
+        signals = p.signals
+        old = getattr(signals, name)
+        setattr(signals, name, parsed)
+        if (activity and parsed != old) or (
+            power and abs(float(parsed)) >= self._config.awake_power_w
+        ):
+            p.last_activity_us = ts_us
 
-    def _advance(self, ts_us: int, out: list[SessionEvent]) -> None:
-        """Time moves from the current moment to ``ts_us``, a later one."""
-        assert self._p.frame_us is not None
-        self._conclude_frame(out)
-        if self.state is not VehicleState.OFFLINE:
-            if ts_us - self._p.frame_us >= self._us(self.config.offline_after_s):
-                self._go_offline(self._p.frame_us, out)
+    def _advance(self, ts_us: int, frame_us: int, out: list[SessionEvent]) -> None:
+        """Time moves from the current moment ``frame_us`` to ``ts_us``, a later one."""
+        p = self._p
+        self._conclude_frame(frame_us, out)
+        if not self._offline():
+            if ts_us - frame_us >= self._offline_after_us:
+                self._go_offline(frame_us, out)
             else:
                 self._fire_timers(ts_us, out, asleep=True)
-                self._integrate((ts_us - self._p.frame_us) / _US_PER_S)
+                self._integrate((ts_us - frame_us) / _US_PER_S)
         # After a silence the car may have moved: the readings before it say nothing about now.
-        offline = self.state is VehicleState.OFFLINE
-        self._p.prev = Reading() if offline else self._reading()
-        self._p.frame_us = ts_us
+        p.prev = NO_READING if self._offline() else p.signals.reading_values()
+        p.frame_us = ts_us
 
     def _integrate(self, dt_s: float) -> None:
         sig, t = self._p.signals, self._p.totals
-        battery_kwh, battery_unknown_s = t.battery_kwh, t.battery_unknown_s
-        if sig.power_w is None:
-            battery_unknown_s += dt_s
+        power_w = sig.power_w
+        if power_w is None:
+            t.battery_unknown_s += dt_s
         else:
-            battery_kwh += sig.power_w * dt_s / 3.6e6
+            t.battery_kwh += power_w * dt_s / 3.6e6
         speed_kmh = sig.speed_kmh
         if speed_kmh is None and sig.is_moving is False:
             speed_kmh = 0.0
-        distance_km, speed_unknown_s = t.distance_km, t.speed_unknown_s
         if speed_kmh is None:
-            speed_unknown_s += dt_s
+            t.speed_unknown_s += dt_s
         else:
-            distance_km += speed_kmh * dt_s / 3600.0
-        charged_kwh, charge_unknown_s = t.charged_kwh, t.charge_unknown_s
-        if self._charging_now():
-            if sig.charge_kw is None:
-                charge_unknown_s += dt_s
+            t.distance_km += speed_kmh * dt_s / 3600.0
+        if sig.charging():
+            charge_kw = sig.charge_kw
+            if charge_kw is None:
+                t.charge_unknown_s += dt_s
             else:
-                charged_kwh += max(sig.charge_kw, 0.0) * dt_s / 3600.0
-        self._p.totals = Totals(
-            battery_kwh,
-            battery_unknown_s,
-            distance_km,
-            speed_unknown_s,
-            charged_kwh,
-            charge_unknown_s,
-        )
+                t.charged_kwh += max(charge_kw, 0.0) * dt_s / 3600.0
 
     # --- deciding about one moment ------------------------------------------------------------
 
-    def _conclude_frame(self, out: list[SessionEvent]) -> None:
+    def _conclude_frame(self, frame_us: int, out: list[SessionEvent]) -> None:
         if self._p.frame_open:
-            assert self._p.frame_us is not None
             self._p.frame_open = False
-            self._decide(self._p.frame_us, out)
+            self._decide(frame_us, out)
 
     def _decide(self, t: int, out: list[SessionEvent]) -> None:
         """All samples of moment ``t`` are in: start, pause, resume or end sessions."""
-        moving, charging = self._moving(), self._charging_now()
-        if self._p.drive is not None:
-            self._update_drive(t, moving)
-        if self._p.charge is not None:
+        p = self._p
+        signals = p.signals
+        moving = signals.moving(self._config.moving_speed_kmh)
+        charging = signals.charging()
+        if p.drive is not None:
+            self._update_drive(p.drive, t, moving)
+        if p.charge is not None:
             if moving:
                 self._end_charge(t, out, followed=True)
             else:
-                self._update_charge(t, charging)
-        if moving and self._p.drive is None:
+                self._update_charge(p.charge, t, charging)
+        if moving and p.drive is None:
             self._start_drive(t, out)
-        elif not moving and charging and self._p.charge is None:
-            if self._p.drive is not None:
+        elif not moving and charging and p.charge is None:
+            if p.drive is not None:
                 self._end_drive(t, out, followed=True)
             self._start_charge(t, out)
-        if self._p.drive is None and self._p.charge is None:
-            self._enter(self._rest_state(t), t, self._p.signals.soc_pct, out)
+        if p.drive is None and p.charge is None:
+            state = self._rest_state(t)
+            if p.interval is None or p.interval.state is not state:
+                self._enter(state, t, signals.soc_pct, out)
 
     def _rest_state(self, t: int) -> VehicleState:
         """Parked or asleep, when neither driving nor charging."""
         lv_state = self._p.signals.lv_state
         if lv_state is not None:
-            return VehicleState.ASLEEP if lv_state == "OFF" else VehicleState.PARKED
-        if self.state is VehicleState.ASLEEP and self._p.last_activity_us < t:
-            return VehicleState.ASLEEP
-        return VehicleState.PARKED
+            return _ASLEEP if lv_state == "OFF" else _PARKED
+        if self.state is _ASLEEP and self._p.last_activity_us < t:
+            return _ASLEEP
+        return _PARKED
 
     def _fire_timers(self, now_us: int, out: list[SessionEvent], *, asleep: bool) -> None:
         """End what has been stopped long enough by ``now_us``; fall asleep if quiet enough."""
-        cfg = self.config
-        drive, charge = self._p.drive, self._p.charge
+        p = self._p
+        drive, charge = p.drive, p.charge
         if (
             drive is not None
             and drive.stop is not None
-            and (now_us - drive.stop.ts_us >= self._us(cfg.drive_stop_s))
+            and now_us - drive.stop.ts_us >= self._drive_stop_us
         ):
             self._end_drive(now_us, out, followed=False)
         if (
             charge is not None
             and charge.stop is not None
-            and (now_us - charge.stop.ts_us >= self._us(cfg.charge_stop_s))
+            and now_us - charge.stop.ts_us >= self._charge_stop_us
         ):
             self._end_charge(now_us, out, followed=False)
-        interval = self._p.interval
+        interval = p.interval
         if (
             asleep
             and interval is not None
-            and interval.state is VehicleState.PARKED
-            and self._p.signals.lv_state is None
+            and interval.state is _PARKED
+            and p.signals.lv_state is None
         ):
-            quiet_from = max(self._p.last_activity_us, interval.start_us)
-            falls_asleep_us = quiet_from + self._us(cfg.asleep_after_s)
+            quiet_from = max(p.last_activity_us, interval.start_us)
+            falls_asleep_us = quiet_from + self._asleep_after_us
             if falls_asleep_us < now_us:
-                self._enter(VehicleState.ASLEEP, falls_asleep_us, self._p.signals.soc_pct, out)
+                self._enter(_ASLEEP, falls_asleep_us, p.signals.soc_pct, out)
+
+    def _offline(self) -> bool:
+        interval = self._p.interval
+        return interval is not None and interval.state is _OFFLINE
 
     def _go_offline(self, at_us: int, out: list[SessionEvent]) -> None:
         if self._p.drive is not None:
             self._end_drive(at_us, out, followed=True)
         if self._p.charge is not None:
             self._end_charge(at_us, out, followed=True)
-        self._enter(VehicleState.OFFLINE, at_us, self._p.signals.soc_pct, out)
+        self._enter(_OFFLINE, at_us, self._p.signals.soc_pct, out)
         self._p.signals.forget_doing()
 
     def _enter(
@@ -311,18 +335,16 @@ class SessionDetector:
         odometer_km = r.odometer_m / 1000.0 if r.odometer_m is not None else None
         out.append(DriveStarted(t, r.lat, r.lon, r.soc_pct, odometer_km))
 
-    def _update_drive(self, t: int, moving: bool) -> None:
-        drive = self._p.drive
-        assert drive is not None
-        drive = replace(drive, start=self._with_position(drive.start))
+    def _update_drive(self, drive: InProgress, t: int, moving: bool) -> None:
+        if drive.start.reading.lat is None:
+            drive.start = self._with_position(drive.start)
         speed_kmh = self._p.signals.speed_kmh
         if speed_kmh is not None and (drive.peak is None or speed_kmh > drive.peak):
-            drive = replace(drive, peak=speed_kmh)
+            drive.peak = speed_kmh
         if moving:
-            drive = replace(drive, stop=None)
+            drive.stop = None
         elif drive.stop is None:
-            drive = replace(drive, stop=self._mark(t))
-        self._p.drive = drive
+            drive.stop = self._mark(t)
 
     def _end_drive(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
         """End the drive where it stopped (or at ``now_us`` if it never did). ``followed``: the
@@ -331,7 +353,7 @@ class SessionDetector:
         assert drive is not None
         self._p.drive = None
         end = drive.stop if drive.stop is not None else self._mark(now_us)
-        cfg = self.config
+        cfg = self._config
         out.append(
             drive_from_marks(
                 drive.start,
@@ -353,18 +375,16 @@ class SessionDetector:
         self._enter(VehicleState.CHARGING, t, r.soc_pct, out)
         out.append(ChargingStarted(t, r.lat, r.lon, r.soc_pct))
 
-    def _update_charge(self, t: int, charging: bool) -> None:
-        charge = self._p.charge
-        assert charge is not None
-        charge = replace(charge, start=self._with_position(charge.start))
+    def _update_charge(self, charge: InProgress, t: int, charging: bool) -> None:
+        if charge.start.reading.lat is None:
+            charge.start = self._with_position(charge.start)
         if charging:
             power_kw = self._p.signals.charge_kw
             if power_kw is not None and (charge.peak is None or power_kw > charge.peak):
-                charge = replace(charge, peak=power_kw)
-            charge = replace(charge, stop=None)
+                charge.peak = power_kw
+            charge.stop = None
         elif charge.stop is None:
-            charge = replace(charge, stop=self._mark(t))
-        self._p.charge = charge
+            charge.stop = self._mark(t)
 
     def _end_charge(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
         charge = self._p.charge
@@ -372,7 +392,7 @@ class SessionDetector:
         self._p.charge = None
         end = charge.stop if charge.stop is not None else self._mark(now_us)
         session = charging_session_from_marks(
-            charge.start, end, charge.peak, dc_above_kw=self.config.dc_above_kw
+            charge.start, end, charge.peak, dc_above_kw=self._config.dc_above_kw
         )
         out.append(ChargingEnded(session))
         if not (followed and end.ts_us == now_us):
@@ -380,29 +400,15 @@ class SessionDetector:
 
     # --- readings -----------------------------------------------------------------------------
 
-    def _moving(self) -> bool:
-        return self._p.signals.moving(self.config.moving_speed_kmh)
-
-    def _charging_now(self) -> bool:
-        return self._p.signals.charging()
-
-    def _reading(self) -> Reading:
-        return self._p.signals.reading()
-
     def _mark(self, t: int) -> Mark:
-        return Mark(t, self._reading(), self._p.totals)
+        return Mark(t, self._p.signals.reading(), self._p.totals.frozen())
 
     def _start_mark(self, t: int) -> Mark:
         """A session starts with the readings from just before it (the car stood there till
         then); a reading first known now stands in for one not known before."""
-        now, before = self._reading(), self._p.prev
-        merged = Reading(
-            *(
-                b if b is not None else n
-                for b, n in zip(_reading_values(before), _reading_values(now), strict=True)
-            )
-        )
-        return Mark(t, merged, self._p.totals)
+        now, before = self._p.signals.reading_values(), self._p.prev
+        merged = Reading(*(b if b is not None else n for b, n in zip(before, now, strict=True)))
+        return Mark(t, merged, self._p.totals.frozen())
 
     def _with_position(self, start: Mark) -> Mark:
         """The first known position stands in for a start position not known then."""
@@ -411,17 +417,13 @@ class SessionDetector:
             return start
         return replace(start, reading=replace(r, lat=self._p.signals.lat, lon=self._p.signals.lon))
 
-    @staticmethod
-    def _us(seconds: float) -> int:
-        return round(seconds * _US_PER_S)
-
     # --- persistence --------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
         """The detector's whole progress as JSON-safe data, for :meth:`restore`."""
         return {
             "version": _SNAPSHOT_VERSION,
-            "config": asdict(self.config),
+            "config": asdict(self._config),
             "progress": self._p.to_json(),
         }
 
@@ -441,5 +443,11 @@ class SessionDetector:
         return detector
 
 
-def _reading_values(r: Reading) -> tuple[float | None, ...]:
-    return (r.lat, r.lon, r.soc_pct, r.odometer_m, r.energy_kwh, r.capacity_kwh)
+def _us(seconds: float) -> int:
+    return round(seconds * _US_PER_S)
+
+
+def _check_timestamp(ts_us: object) -> None:
+    """Accept a subclass of int (not bool): the caller's fast path let only int itself by."""
+    if isinstance(ts_us, bool) or not isinstance(ts_us, int):
+        raise InvalidInputError(f"ts_us {ts_us!r}: must be an int (µs since the epoch)")

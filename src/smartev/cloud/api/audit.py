@@ -70,5 +70,7 @@ def car_audit(
 ) -> AuditPage:
     ctx = context(request)
     with ctx.db.connect() as db:
-        events = audit.events_for_car(db, access.car_id, before_id=before_id, limit=limit)
+        events = audit.events_for_car(
+            db, access.car_id, before_id=before_id, limit=limit, since_us=access.since_us
+        )
     return AuditPage.of(events, limit)

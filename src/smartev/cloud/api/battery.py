@@ -98,7 +98,14 @@ def get_vampire_drain(
     with ctx.db.connect() as conn:
         intervals = [
             _to_interval(s)
-            for s in derived.states(conn, access.car_id, start_us, end_us, MAX_DRAIN_INTERVALS)
+            for s in derived.states(
+                conn,
+                access.car_id,
+                start_us,
+                end_us,
+                MAX_DRAIN_INTERVALS,
+                since_us=access.since_us,
+            )
             if s.end_us is not None
         ]
         capacity_kwh = _latest_number(conn, access.car_id, NET_CAPACITY) or _rated_capacity_kwh(
@@ -178,7 +185,9 @@ def get_battery_health(
         rated_kwh = _rated_capacity_kwh(conn, access.car_id)
         sessions = [
             _as_session(c)
-            for c in derived.charges(conn, access.car_id, None, None, MAX_HEALTH_SESSIONS)
+            for c in derived.charges(
+                conn, access.car_id, None, None, MAX_HEALTH_SESSIONS, since_us=access.since_us
+            )
             if c.capacity_estimate_kwh is not None
         ]
     if rated_kwh is None:

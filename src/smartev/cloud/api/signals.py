@@ -117,7 +117,7 @@ async def car_state(
     ctx = context(request)
     now = now_us(ctx)
     with ctx.db.connect() as conn:
-        values = history.latest_values(conn, access.car_id)
+        values = history.latest_values(conn, access.car_id, since_us=access.since_us)
     last_seen_us = max((v.received_us for v in values), default=None)
     online = _online(request, access.car_id, last_seen_us, now)
     signals = []
@@ -205,7 +205,9 @@ def signal_history(
     start_us = to_us(start) if start is not None else end_us - _DAY_US
     try:
         with ctx.db.connect() as conn:
-            found = history.series(conn, access.car_id, path, start_us, end_us, resolution)
+            found = history.series(
+                conn, access.car_id, path, start_us, end_us, resolution, since_us=access.since_us
+            )
     except InvalidInputError as exc:
         name = "resolution" if "resolution" in str(exc) else "end"
         raise query_error(name, str(exc)) from None

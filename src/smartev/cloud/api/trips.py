@@ -131,7 +131,14 @@ def _series(
         if not may_see_signal(access.role, path):
             continue
         try:
-            found = history.series(conn, access.car_id, path, start_us, max(end_us, start_us + 1))
+            found = history.series(
+                conn,
+                access.car_id,
+                path,
+                start_us,
+                max(end_us, start_us + 1),
+                since_us=access.since_us,
+            )
         except InvalidInputError:  # a session longer than history serves: no series
             continue
         out.append(
@@ -171,7 +178,9 @@ def list_drives(
 ) -> DrivesOut:
     start_us, end_us = _window(start, end)
     with context(request).db.connect() as conn:
-        found = derived.drives(conn, access.car_id, start_us, end_us, limit)
+        found = derived.drives(
+            conn, access.car_id, start_us, end_us, limit, since_us=access.since_us
+        )
     return DrivesOut(car_id=access.car_id, drives=[DriveOut.of(d, access) for d in found])
 
 
@@ -187,7 +196,7 @@ def get_drive(
     drive_id: DriveId,
 ) -> DriveDetailOut:
     with context(request).db.connect() as conn:
-        found = derived.drive(conn, access.car_id, drive_id)
+        found = derived.drive(conn, access.car_id, drive_id, since_us=access.since_us)
         if found is None:
             raise _not_found(f"drive {drive_id}")
         paths = (SPEED, POWER, SOC, *((LAT, LON) if access.allows(Scope.LOCATION) else ()))
@@ -263,7 +272,9 @@ def list_charges(
 ) -> ChargesOut:
     start_us, end_us = _window(start, end)
     with context(request).db.connect() as conn:
-        found = derived.charges(conn, access.car_id, start_us, end_us, limit)
+        found = derived.charges(
+            conn, access.car_id, start_us, end_us, limit, since_us=access.since_us
+        )
     return ChargesOut(car_id=access.car_id, charges=[ChargeOut.of(c, access) for c in found])
 
 
@@ -279,7 +290,7 @@ def get_charge(
     session_id: SessionId,
 ) -> ChargeDetailOut:
     with context(request).db.connect() as conn:
-        found = derived.charge(conn, access.car_id, session_id)
+        found = derived.charge(conn, access.car_id, session_id, since_us=access.since_us)
         if found is None:
             raise _not_found(f"charging session {session_id}")
         series = _series(conn, access, (CHARGE_POWER, SOC), found.start_us, found.end_us)
@@ -317,7 +328,9 @@ def list_states(
 ) -> StatesOut:
     start_us, end_us = _window(start, end)
     with context(request).db.connect() as conn:
-        found = derived.states(conn, access.car_id, start_us, end_us, limit)
+        found = derived.states(
+            conn, access.car_id, start_us, end_us, limit, since_us=access.since_us
+        )
     return StatesOut(
         car_id=access.car_id,
         states=[
