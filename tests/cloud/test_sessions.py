@@ -268,6 +268,22 @@ def test_a_long_stop_makes_two_drives() -> None:
     assert (parked.start_us, parked.end_us) == (first.end_us, second.start_us)
 
 
+def test_a_drive_that_set_off_without_a_gps_fix_starts_where_the_first_fix_was() -> None:
+    # No odometer and a steady speed: after the start, only the position changes.
+    samples: list[Sample] = [
+        (T0, PATHS["speed"], 0.0),
+        (T0 + 1 * S, PATHS["speed"], 50.0),
+        (T0 + 2 * S, PATHS["lat"], 48.1),
+        (T0 + 3 * S, PATHS["lon"], 11.5),  # the first fix
+        (T0 + 4 * S, PATHS["lat"], 48.2),
+        (T0 + 5 * S, PATHS["lon"], 11.6),
+        (T0 + 100 * S, PATHS["speed"], 0.0),
+    ]
+    [drive] = drives(run(samples, end_us=T0 + 1000 * S))
+    assert (drive.start_lat, drive.start_lon) == (48.1, 11.5)
+    assert (drive.end_lat, drive.end_lon) == (48.2, 11.6)
+
+
 def test_a_few_metres_of_manoeuvring_are_discarded_not_a_drive() -> None:
     car = Script()
     car.drive(20, 5.0)
@@ -444,6 +460,13 @@ def test_a_parked_night_falls_asleep_and_shows_its_vampire_drain() -> None:
     assert standstill.asleep_s > 11 * 3600
 
 
+def test_a_battery_draw_wakes_an_asleep_car_even_when_its_value_repeats() -> None:
+    samples: list[Sample] = [(T0, PATHS["speed"], 0.0), (T0, PATHS["power"], 500.0)]
+    samples += [(T0 + k * 600 * S, PATHS["cabin"], 21.5) for k in range(1, 5)]  # quiet 40 min
+    samples += [(T0 + 2500 * S, PATHS["power"], 500.0), (T0 + 2560 * S, PATHS["cabin"], 21.5)]
+    assert states(run(samples)) == ["parked", "asleep", "parked"]
+
+
 def test_low_voltage_state_off_means_asleep_at_once() -> None:
     car = Script()
     car.stand(120)
@@ -538,6 +561,49 @@ def test_restore_refuses_a_snapshot_it_cannot_read() -> None:
     del snapshot["progress"]["totals"]
     with pytest.raises(InvalidInputError, match="malformed"):
         SessionDetector.restore(snapshot)
+
+
+# The snapshot of a detector stopped mid-drive, as the detector wrote it before it kept its
+# progress in objects updated in place (version 1). Snapshots are stored in the database, so this
+# layout has to restore, and be written back, unchanged.
+STORED_V1 = """\
+{"version":1,"config":{"moving_speed_kmh":1.0,"drive_stop_s":300.0,"charge_stop_s":120.0,
+"asleep_after_s":1800.0,"offline_after_s":900.0,"awake_power_w":100.0,"min_drive_km":0.1,
+"min_drive_s":60.0,"dc_above_kw":22.0},"progress":{"signals":{"speed_kmh":0.0,
+"is_moving":false,"odometer_m":11249.0,"lat":48.14824151265795,"lon":11.575,
+"soc_pct":69.687,"energy_kwh":null,"power_w":0.0,"capacity_kwh":60.0,"is_charging":false,
+"cable":false,"charge_kw":0.0,"lv_state":null},"prev":{"lat":48.14824151265795,"lon":11.575,
+"soc_pct":69.687,"odometer_m":11249.0,"energy_kwh":null,"capacity_kwh":60.0},
+"totals":{"battery_kwh":0.18916666666666662,"battery_unknown_s":0.0,
+"distance_km":1.2499999999999976,"speed_unknown_s":0.0,"charged_kwh":0.0,
+"charge_unknown_s":0.0},"frame_us":1780301071000000,"frame_open":true,
+"last_activity_us":1780301011000000,"interval":{"state":"driving",
+"start_us":1780300921000000,"soc_pct":70.0},"drive":{"start":{"ts_us":1780300921000000,
+"reading":{"lat":48.137,"lon":11.575,"soc_pct":70.0,"odometer_m":10000.0,"energy_kwh":null,
+"capacity_kwh":60.0},"totals":{"battery_kwh":0.0,"battery_unknown_s":0.0,"distance_km":0.0,
+"speed_unknown_s":0.0,"charged_kwh":0.0,"charge_unknown_s":0.0}},
+"stop":{"ts_us":1780301011000000,"reading":{"lat":48.14824151265795,"lon":11.575,
+"soc_pct":69.687,"odometer_m":11249.0,"energy_kwh":null,"capacity_kwh":60.0},
+"totals":{"battery_kwh":0.18749999999999994,"battery_unknown_s":0.0,
+"distance_km":1.2499999999999976,"speed_unknown_s":0.0,"charged_kwh":0.0,
+"charge_unknown_s":0.0}},"peak":50.0},"charge":null,"ignored_samples":0}}
+"""
+
+
+def test_the_stored_snapshot_layout_is_kept() -> None:
+    car = Script()
+    car.stand(120)
+    car.drive(90, 50.0)
+    car.stop()
+    car.stand(60, every_s=20)
+    detector = SessionDetector()
+    for s in car.samples:
+        detector.feed(*s)
+    assert json.dumps(detector.snapshot(), separators=(",", ":")) == STORED_V1.replace("\n", "")
+    resumed = SessionDetector.restore(json.loads(STORED_V1))
+    assert resumed.snapshot() == detector.snapshot()
+    [drive] = drives(resumed.on_silence(car.now_us + 3600 * S))
+    assert drive.distance_km == pytest.approx(1.249)
 
 
 def test_config_checks_its_thresholds() -> None:
@@ -669,12 +735,14 @@ _CHOICES: list[tuple[str, object]] = [
 _STEPS_S = (0.0, 0.0, 1.0, 1.0, 10.0, 60.0, 130.0, 400.0, 1000.0, 2500.0, -5.0)
 
 
-def _stream(picks: list[tuple[float, int]]) -> list[Sample]:
+def _stream(
+    picks: list[tuple[float, int]], choices: Sequence[tuple[str, object]] = _CHOICES
+) -> list[Sample]:
     t_us, odometer_m = T0, 0
     samples: list[Sample] = []
     for step_s, choice in picks:
         t_us += round(step_s * S)
-        name, value = _CHOICES[choice]
+        name, value = choices[choice]
         if name == "odometer":
             assert isinstance(value, int)
             odometer_m += value
@@ -739,3 +807,40 @@ def test_snapshot_restore_at_any_point_changes_nothing(
     resumed = SessionDetector.restore(json.loads(json.dumps(first.snapshot())))
     end_us = max(s[0] for s in samples) + 1
     assert events + run(samples[split:], resumed, end_us=end_us) == run(samples, end_us=end_us)
+
+
+class AlwaysDeciding(SessionDetector):
+    """Decides about every moment, as the detector did before it skipped the settled ones."""
+
+    def feed(self, ts_us: int, path: str, value: object) -> list[SessionEvent]:
+        self._settled = False
+        return super().feed(ts_us, path, value)
+
+    def on_silence(self, now_us: int) -> list[SessionEvent]:
+        self._settled = False
+        return super().on_silence(now_us)
+
+
+# The longitude too (a position needs both), and waits short enough for a short stream to fall
+# asleep and wake, end drives and charges by their timers.
+_WITH_LON = [*_CHOICES, ("lon", 11.5), ("lon", 11.6)]
+_SHORT_WAITS = SessionConfig(drive_stop_s=30.0, charge_stop_s=20.0, asleep_after_s=50.0)
+streams_with_lon = st.lists(
+    st.tuples(st.sampled_from(_STEPS_S), st.integers(0, len(_WITH_LON) - 1)),
+    min_size=1,
+    max_size=80,
+).map(lambda picks: _stream(picks, _WITH_LON))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams_with_lon, st.sampled_from([SessionConfig(), _SHORT_WAITS]), st.data())
+def test_skipping_settled_moments_changes_nothing(
+    samples: list[Sample], config: SessionConfig, data: st.DataObject
+) -> None:
+    skipping, always = SessionDetector(config), AlwaysDeciding(config)
+    for ts_us, path, value in samples:
+        assert skipping.feed(ts_us, path, value) == always.feed(ts_us, path, value)
+        if data.draw(st.booleans()):  # the caller's clock, some time after the sample
+            now_us = ts_us + round(data.draw(st.sampled_from(_STEPS_S[2:-1])) * S)
+            assert skipping.on_silence(now_us) == always.on_silence(now_us)
+        assert skipping.snapshot() == always.snapshot()

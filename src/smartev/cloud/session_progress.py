@@ -4,13 +4,14 @@ come from), the drive, charge and state in progress, and the JSON form the cloud
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final, TypeAlias
 
 from smartev.cloud.session_records import Mark, Reading, Totals, VehicleState
 
 __all__ = [
     "ACTIVITY_FIELDS",
+    "DECISION_FIELDS",
     "NO_READING",
     "SIGNAL_FIELDS",
     "SIGNAL_ROUTES",
@@ -21,7 +22,6 @@ __all__ = [
     "RunningTotals",
     "Signals",
     "parse_value",
-    "reading_values",
 ]
 
 _BATTERY = "Vehicle.Powertrain.TractionBattery"
@@ -46,10 +46,16 @@ SIGNAL_FIELDS: Final[dict[str, tuple[str, type]]] = {
 ACTIVITY_FIELDS: Final = frozenset(
     {"speed_kmh", "is_moving", "odometer_m", "is_charging", "cable", "charge_kw", "lv_state"}
 )
+# A changed value of one of these can change what the detector decides about a moment (the
+# others are read only when a session starts or stops, or as activity).
+DECISION_FIELDS: Final = frozenset(
+    {"speed_kmh", "is_moving", "is_charging", "cable", "charge_kw", "lv_state", "lat", "lon"}
+)
 # What the detector does with a sample, found in one look-up per sample: path -> (field, type,
-# whether a changed value is activity, whether it is the battery power).
-SIGNAL_ROUTES: Final[dict[str, tuple[str, type, bool, bool]]] = {
-    path: (name, kind, name in ACTIVITY_FIELDS, name == "power_w")
+# whether a changed value is activity, whether it is the battery power, whether a changed value
+# can change a decision).
+SIGNAL_ROUTES: Final[dict[str, tuple[str, type, bool, bool, bool]]] = {
+    path: (name, kind, name in ACTIVITY_FIELDS, name == "power_w", name in DECISION_FIELDS)
     for path, (name, kind) in SIGNAL_FIELDS.items()
 }
 # What the car is doing: forgotten when it goes offline (where it is and its battery are kept).
@@ -60,8 +66,6 @@ _DOING_FIELDS: Final = (*sorted(ACTIVITY_FIELDS), "power_w")
 _F: TypeAlias = float | None
 ReadingValues: TypeAlias = tuple[_F, _F, _F, _F, _F, _F]
 NO_READING: Final[ReadingValues] = (None, None, None, None, None, None)
-_READING_NAMES: Final = tuple(f.name for f in fields(Reading))
-_TOTALS_NAMES: Final = tuple(f.name for f in fields(Totals))
 
 
 def parse_value(value: object, kind: type) -> float | bool | str | None:
@@ -133,6 +137,27 @@ class RunningTotals:
     charged_kwh: float = 0.0
     charge_unknown_s: float = 0.0
 
+    def integrate(self, sig: Signals, dt_s: float) -> None:
+        """Add ``dt_s`` seconds during which the signals held their values."""
+        power_w = sig.power_w
+        if power_w is None:
+            self.battery_unknown_s += dt_s
+        else:
+            self.battery_kwh += power_w * dt_s / 3.6e6
+        speed_kmh = sig.speed_kmh
+        if speed_kmh is None and sig.is_moving is False:
+            speed_kmh = 0.0
+        if speed_kmh is None:
+            self.speed_unknown_s += dt_s
+        else:
+            self.distance_km += speed_kmh * dt_s / 3600.0
+        if sig.charging():
+            charge_kw = sig.charge_kw
+            if charge_kw is None:
+                self.charge_unknown_s += dt_s
+            else:
+                self.charged_kwh += max(charge_kw, 0.0) * dt_s / 3600.0
+
     def frozen(self) -> Totals:
         return Totals(
             self.battery_kwh,
@@ -199,6 +224,24 @@ class DetectorProgress:
             "ignored_samples": self.ignored_samples,
         }
 
+    def mark(self, t: int) -> Mark:
+        """Moment ``t`` as a session's end: the readings and the totals now."""
+        return Mark(t, self.signals.reading(), self.totals.frozen())
+
+    def start_mark(self, t: int) -> Mark:
+        """A session starts with the readings from just before it (the car stood there till
+        then); a reading first known now stands in for one not known before."""
+        now = self.signals.reading_values()
+        merged = Reading(*(b if b is not None else n for b, n in zip(self.prev, now, strict=True)))
+        return Mark(t, merged, self.totals.frozen())
+
+    def with_position(self, start: Mark) -> Mark:
+        """The first known position stands in for a start position not known then."""
+        r, lat, lon = start.reading, self.signals.lat, self.signals.lon
+        if r.lat is not None or lat is None or lon is None:
+            return start
+        return replace(start, reading=replace(r, lat=lat, lon=lon))
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DetectorProgress:
         """Raises KeyError, TypeError or ValueError when ``data`` is not what to_json made."""
@@ -206,7 +249,7 @@ class DetectorProgress:
         prev = Reading(**data["prev"])  # checks the names, as the stored form
         return cls(
             signals=Signals(**data["signals"]),
-            prev=reading_values(prev),
+            prev=_values_of(prev),
             totals=RunningTotals(**data["totals"]),
             frame_us=None if data["frame_us"] is None else int(data["frame_us"]),
             frame_open=bool(data["frame_open"]),
@@ -222,10 +265,13 @@ class DetectorProgress:
         )
 
 
+# Field names in declaration order: the order of the keys asdict gave the stored JSON.
 _SIGNAL_NAMES: Final = tuple(f.name for f in fields(Signals))
+_READING_NAMES: Final = tuple(f.name for f in fields(Reading))
+_TOTALS_NAMES: Final = tuple(f.name for f in fields(Totals))
 
 
-def reading_values(r: Reading) -> ReadingValues:
+def _values_of(r: Reading) -> ReadingValues:
     return (r.lat, r.lon, r.soc_pct, r.odometer_m, r.energy_kwh, r.capacity_kwh)
 
 

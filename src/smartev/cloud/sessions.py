@@ -40,7 +40,7 @@ The rules (thresholds are :class:`SessionConfig` fields)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Final
 
 from smartev.cloud.session_progress import (
@@ -55,8 +55,6 @@ from smartev.cloud.session_records import (
     ChargingEnded,
     ChargingStarted,
     DriveStarted,
-    Mark,
-    Reading,
     SessionEvent,
     StateClosed,
     StateInterval,
@@ -72,6 +70,8 @@ __all__ = ["SessionConfig", "SessionDetector"]
 _SNAPSHOT_VERSION: Final = 1
 _US_PER_S: Final = 1_000_000
 _WAITS: Final = frozenset({"drive_stop_s", "charge_stop_s", "asleep_after_s", "offline_after_s"})
+# Looked up once: reading an enum member off its class costs ~0.1 µs, and these are read at
+# every moment.
 _OFFLINE: Final = VehicleState.OFFLINE
 _PARKED: Final = VehicleState.PARKED
 _ASLEEP: Final = VehicleState.ASLEEP
@@ -105,23 +105,30 @@ class SessionDetector:
 
     :meth:`feed` runs for every sample the cloud ingests, so it is written for speed: a sample
     of a path not read here, at the current moment, costs one dict look-up; the progress is
-    updated in place, and objects are made only for what is reported or kept (marks, events).
+    updated in place, objects are made only for what is reported or kept (marks, events), and
+    a moment that changed nothing the last decision read is not decided again.
     """
 
     def __init__(self, config: SessionConfig | None = None) -> None:
         cfg = config if config is not None else SessionConfig()
         self._config = cfg
+        self._config_json = asdict(cfg)  # asdict is slow, and the snapshot is taken often
         self._p = DetectorProgress()
         # The waits in µs, read at every moment.
         self._drive_stop_us = _us(cfg.drive_stop_s)
         self._charge_stop_us = _us(cfg.charge_stop_s)
         self._asleep_after_us = _us(cfg.asleep_after_s)
         self._offline_after_us = _us(cfg.offline_after_s)
+        # The last decision holds: since it, no signal it reads changed, no activity came and no
+        # session or state began or ended. Deciding again would change nothing (see _decide).
+        # Not in the snapshot: a restored detector decides its first moment again.
+        self._settled = False
 
     # --- what the caller sees -----------------------------------------------------------------
 
     @property
     def config(self) -> SessionConfig:
+        """The thresholds, fixed for the detector's life (it keeps the waits in µs)."""
         return self._config
 
     @property
@@ -179,11 +186,16 @@ class SessionDetector:
 
     # --- samples ------------------------------------------------------------------------------
 
-    def _apply(self, ts_us: int, route: tuple[str, type, bool, bool], value: object) -> None:
-        name, kind, activity, power = route
+    def _apply(self, ts_us: int, route: tuple[str, type, bool, bool, bool], value: object) -> None:
+        name, kind, activity, power, decides = route
         parsed: float | bool | str | None
-        if kind is float and type(value) is float:  # the common case, as parse_value reads it
+        # The common cases first, read as parse_value reads them.
+        if kind is float and type(value) is float:
             parsed = value if math.isfinite(value) else None
+        elif kind is bool and type(value) is bool:
+            parsed = value
+        elif kind is float and type(value) is int:
+            parsed = float(value)
         else:
             parsed = parse_value(value, kind)
         p = self._p
@@ -197,51 +209,46 @@ class SessionDetector:
             power and abs(float(parsed)) >= self._config.awake_power_w
         ):
             p.last_activity_us = ts_us
+            self._settled = False  # activity wakes an asleep car
+        elif decides and parsed != old:
+            self._settled = False
 
     def _advance(self, ts_us: int, frame_us: int, out: list[SessionEvent]) -> None:
         """Time moves from the current moment ``frame_us`` to ``ts_us``, a later one."""
         p = self._p
-        self._conclude_frame(frame_us, out)
-        if not self._offline():
-            if ts_us - frame_us >= self._offline_after_us:
-                self._go_offline(frame_us, out)
-            else:
-                self._fire_timers(ts_us, out, asleep=True)
-                self._integrate((ts_us - frame_us) / _US_PER_S)
-        # After a silence the car may have moved: the readings before it say nothing about now.
-        p.prev = NO_READING if self._offline() else p.signals.reading_values()
+        if p.frame_open:  # _conclude_frame, inlined: this runs at every moment
+            p.frame_open = False
+            if not self._settled:
+                self._decide(frame_us, out)
+        interval = p.interval
+        if interval is not None and interval.state is _OFFLINE:
+            # After a silence the car may have moved: the readings before it say nothing now.
+            p.prev = NO_READING
+        elif ts_us - frame_us >= self._offline_after_us:
+            self._go_offline(frame_us, out)
+            p.prev = NO_READING
+        else:
+            self._fire_timers(ts_us, out, asleep=True)  # the car stays online
+            p.totals.integrate(p.signals, (ts_us - frame_us) / _US_PER_S)
+            p.prev = p.signals.reading_values()
         p.frame_us = ts_us
-
-    def _integrate(self, dt_s: float) -> None:
-        sig, t = self._p.signals, self._p.totals
-        power_w = sig.power_w
-        if power_w is None:
-            t.battery_unknown_s += dt_s
-        else:
-            t.battery_kwh += power_w * dt_s / 3.6e6
-        speed_kmh = sig.speed_kmh
-        if speed_kmh is None and sig.is_moving is False:
-            speed_kmh = 0.0
-        if speed_kmh is None:
-            t.speed_unknown_s += dt_s
-        else:
-            t.distance_km += speed_kmh * dt_s / 3600.0
-        if sig.charging():
-            charge_kw = sig.charge_kw
-            if charge_kw is None:
-                t.charge_unknown_s += dt_s
-            else:
-                t.charged_kwh += max(charge_kw, 0.0) * dt_s / 3600.0
 
     # --- deciding about one moment ------------------------------------------------------------
 
     def _conclude_frame(self, frame_us: int, out: list[SessionEvent]) -> None:
         if self._p.frame_open:
             self._p.frame_open = False
-            self._decide(frame_us, out)
+            if not self._settled:
+                self._decide(frame_us, out)
 
     def _decide(self, t: int, out: list[SessionEvent]) -> None:
-        """All samples of moment ``t`` are in: start, pause, resume or end sessions."""
+        """All samples of moment ``t`` are in: start, pause, resume or end sessions.
+
+        Deciding twice with the same signals is idempotent: a drive or charge in progress keeps
+        its stop and peak, a session the signals call for was started the first time, and the
+        rest state differs only after activity. So the next moment needs no decision unless
+        something in between unsettled this one (a changed signal, activity, a timer or an
+        offline gap that began or ended something)."""
         p = self._p
         signals = p.signals
         moving = signals.moving(self._config.moving_speed_kmh)
@@ -260,9 +267,8 @@ class SessionDetector:
                 self._end_drive(t, out, followed=True)
             self._start_charge(t, out)
         if p.drive is None and p.charge is None:
-            state = self._rest_state(t)
-            if p.interval is None or p.interval.state is not state:
-                self._enter(state, t, signals.soc_pct, out)
+            self._enter(self._rest_state(t), t, signals.soc_pct, out)
+        self._settled = True
 
     def _rest_state(self, t: int) -> VehicleState:
         """Parked or asleep, when neither driving nor charging."""
@@ -312,6 +318,7 @@ class SessionDetector:
             self._end_charge(at_us, out, followed=True)
         self._enter(_OFFLINE, at_us, self._p.signals.soc_pct, out)
         self._p.signals.forget_doing()
+        self._settled = False
 
     def _enter(
         self, state: VehicleState, at_us: int, soc_pct: float | None, out: list[SessionEvent]
@@ -323,12 +330,13 @@ class SessionDetector:
             closed = StateInterval(current.state, current.start_us, at_us, current.soc_pct, soc_pct)
             out.append(StateClosed(closed))
         self._p.interval = OpenInterval(state, at_us, soc_pct)
+        self._settled = False
         out.append(StateOpened(state, at_us, soc_pct))
 
     # --- drives -------------------------------------------------------------------------------
 
     def _start_drive(self, t: int, out: list[SessionEvent]) -> None:
-        start = self._start_mark(t)
+        start = self._p.start_mark(t)
         self._p.drive = InProgress(start, None, self._p.signals.speed_kmh)
         r = start.reading
         self._enter(VehicleState.DRIVING, t, r.soc_pct, out)
@@ -337,14 +345,14 @@ class SessionDetector:
 
     def _update_drive(self, drive: InProgress, t: int, moving: bool) -> None:
         if drive.start.reading.lat is None:
-            drive.start = self._with_position(drive.start)
+            drive.start = self._p.with_position(drive.start)
         speed_kmh = self._p.signals.speed_kmh
         if speed_kmh is not None and (drive.peak is None or speed_kmh > drive.peak):
             drive.peak = speed_kmh
         if moving:
             drive.stop = None
         elif drive.stop is None:
-            drive.stop = self._mark(t)
+            drive.stop = self._p.mark(t)
 
     def _end_drive(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
         """End the drive where it stopped (or at ``now_us`` if it never did). ``followed``: the
@@ -352,7 +360,8 @@ class SessionDetector:
         drive = self._p.drive
         assert drive is not None
         self._p.drive = None
-        end = drive.stop if drive.stop is not None else self._mark(now_us)
+        self._settled = False
+        end = drive.stop if drive.stop is not None else self._p.mark(now_us)
         cfg = self._config
         out.append(
             drive_from_marks(
@@ -364,12 +373,12 @@ class SessionDetector:
             )
         )
         if not (followed and end.ts_us == now_us):
-            self._enter(VehicleState.PARKED, end.ts_us, end.reading.soc_pct, out)
+            self._enter(_PARKED, end.ts_us, end.reading.soc_pct, out)
 
     # --- charging -----------------------------------------------------------------------------
 
     def _start_charge(self, t: int, out: list[SessionEvent]) -> None:
-        start = self._start_mark(t)
+        start = self._p.start_mark(t)
         self._p.charge = InProgress(start, None, self._p.signals.charge_kw)
         r = start.reading
         self._enter(VehicleState.CHARGING, t, r.soc_pct, out)
@@ -377,45 +386,27 @@ class SessionDetector:
 
     def _update_charge(self, charge: InProgress, t: int, charging: bool) -> None:
         if charge.start.reading.lat is None:
-            charge.start = self._with_position(charge.start)
+            charge.start = self._p.with_position(charge.start)
         if charging:
             power_kw = self._p.signals.charge_kw
             if power_kw is not None and (charge.peak is None or power_kw > charge.peak):
                 charge.peak = power_kw
             charge.stop = None
         elif charge.stop is None:
-            charge.stop = self._mark(t)
+            charge.stop = self._p.mark(t)
 
     def _end_charge(self, now_us: int, out: list[SessionEvent], *, followed: bool) -> None:
         charge = self._p.charge
         assert charge is not None
         self._p.charge = None
-        end = charge.stop if charge.stop is not None else self._mark(now_us)
+        self._settled = False
+        end = charge.stop if charge.stop is not None else self._p.mark(now_us)
         session = charging_session_from_marks(
             charge.start, end, charge.peak, dc_above_kw=self._config.dc_above_kw
         )
         out.append(ChargingEnded(session))
         if not (followed and end.ts_us == now_us):
-            self._enter(VehicleState.PARKED, end.ts_us, end.reading.soc_pct, out)
-
-    # --- readings -----------------------------------------------------------------------------
-
-    def _mark(self, t: int) -> Mark:
-        return Mark(t, self._p.signals.reading(), self._p.totals.frozen())
-
-    def _start_mark(self, t: int) -> Mark:
-        """A session starts with the readings from just before it (the car stood there till
-        then); a reading first known now stands in for one not known before."""
-        now, before = self._p.signals.reading_values(), self._p.prev
-        merged = Reading(*(b if b is not None else n for b, n in zip(before, now, strict=True)))
-        return Mark(t, merged, self._p.totals.frozen())
-
-    def _with_position(self, start: Mark) -> Mark:
-        """The first known position stands in for a start position not known then."""
-        r = start.reading
-        if r.lat is not None or self._p.signals.lat is None or self._p.signals.lon is None:
-            return start
-        return replace(start, reading=replace(r, lat=self._p.signals.lat, lon=self._p.signals.lon))
+            self._enter(_PARKED, end.ts_us, end.reading.soc_pct, out)
 
     # --- persistence --------------------------------------------------------------------------
 
@@ -423,7 +414,7 @@ class SessionDetector:
         """The detector's whole progress as JSON-safe data, for :meth:`restore`."""
         return {
             "version": _SNAPSHOT_VERSION,
-            "config": asdict(self._config),
+            "config": dict(self._config_json),
             "progress": self._p.to_json(),
         }
 
