@@ -185,6 +185,14 @@ class LiveHub:
 
     # ── publishing (any thread) ──────────────────────────────────────────────────────────
 
+    def _watched(self, car_id: str) -> bool:
+        """Whether any socket may be showing the car (read from an ingest thread: a socket that
+        subscribes meanwhile reads the car's state over HTTP when it starts anyway)."""
+        try:
+            return any(car_id in sub.access for sub in tuple(self._subscribers))
+        except RuntimeError:  # the subscribers changed while being read: assume watched
+            return True
+
     def _hand_over(self, deliver: Callable[..., None], *args: Any) -> None:
         loop = self._loop
         if loop is None or not self._subscribers:
@@ -222,8 +230,8 @@ class LiveHub:
 
     def on_ingested(self, result: IngestResult) -> None:
         """The telemetry store's listener: a stored batch's new values, drives, charges, states."""
-        if not self._subscribers:
-            return  # the ingest path pays nothing while nobody watches
+        if not self._watched(result.car_id):
+            return  # the ingest path pays nothing while nobody watches this car
         self.publish_state(
             result.car_id,
             (LiveSignal(path, value, ts_us) for path, (ts_us, value) in result.latest.items()),

@@ -156,7 +156,7 @@ class SqlTelemetryStore:
         self._writer = IngestWriter(db.backend)
         self._queue: list[Batch] = []
         self._queue_guard = threading.Lock()
-        self._write_turn = threading.Lock()
+        self._writing = False  # a thread is writing a group (guarded by _queue_guard)
         self._db_errors: tuple[type[BaseException], ...] = (
             SQLAlchemyError,
             db.engine.dialect.loaded_dbapi.Error,
@@ -338,16 +338,26 @@ class SqlTelemetryStore:
     def _commit(self, batch: Batch) -> None:
         """Write the batch, together with any others queued meanwhile; raise its error if any.
 
-        Whoever holds the write turn writes everything queued; a batch queued while that commit
-        runs is written by the next holder, which may be its own thread or another's.
+        One thread at a time writes: it takes everything queued, writes it in one commit, and
+        hands the turn to the thread of the oldest batch queued meanwhile (or frees it). Every
+        other thread sleeps on its own batch's event until its batch is written or it is handed
+        the turn: no convoy of threads passing a lock around while they wait for the disk.
         """
         with self._queue_guard:
             self._queue.append(batch)
-        with self._write_turn:
-            if not batch.done:
-                with self._queue_guard:
-                    group, self._queue = self._queue, []
-                self._write_group(group)
+            leading = not self._writing
+            self._writing = True
+        if not leading:
+            batch.wake.wait()
+        if not batch.done:  # this thread writes the next group (its batch among it)
+            with self._queue_guard:
+                group, self._queue = self._queue, []
+            self._write_group(group)
+            with self._queue_guard:
+                if self._queue:
+                    self._queue[0].wake.set()  # that batch's thread writes the next group
+                else:
+                    self._writing = False
         if batch.error is not None:
             raise batch.error
 
@@ -367,6 +377,7 @@ class SqlTelemetryStore:
                         batch.error = single
         for batch in group:
             batch.done = True
+            batch.wake.set()
 
     # --- silence --------------------------------------------------------------------------------
 
