@@ -9,10 +9,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 256 * 1024
 
 
-class BodyTooLargeError(Exception):
-    pass
-
-
 class BodyLimit:
     """ASGI middleware: a declared or streamed body over ``max_bytes`` gets a 413 naming the
     limit; nothing of it reaches the routes."""
@@ -52,24 +48,35 @@ class BodyLimit:
                     return
         received = 0
         started = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, started, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLargeError
+                    # Answer 413 now; the app sees a client that went away, and whatever it
+                    # answers to that is dropped.
+                    refused = True
+                    if not started:
+                        started = True
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLargeError:
-            if not started:
-                await self._refuse(send)
+        except Exception:
+            if not refused:
+                raise
