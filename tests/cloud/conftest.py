@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cloud.server import RunningCloud, running_cloud
 from tests.pg import find_bin_dir, running_cluster, temporary_database
 
 # Set by `make test`: a service that is not installed fails the run instead of skipping.
@@ -51,3 +52,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin_url: str = request.getfixturevalue("postgres_server")
     with temporary_database(admin_url) as url:
         yield url
+
+
+@pytest.fixture
+def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
+    """A real cloud on a fresh database of each kind, served on a loopback port."""
+    with running_cloud(db_url, tmp_path) as running:
+        yield running

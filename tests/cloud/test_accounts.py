@@ -4,20 +4,10 @@ limit."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from smartev.cloud.auth import ACCESS_TTL_S, LOGIN_WINDOW_S, REFRESH_TTL_S
-from tests.cloud.server import PASSWORD, RunningCloud, running_cloud
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
+from tests.cloud.server import PASSWORD, RunningCloud
 
 
 def _log_in(cloud: RunningCloud, email: str, password: str = PASSWORD) -> dict[str, Any]:

@@ -8,12 +8,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from smartev.cloud import audit
@@ -47,12 +45,6 @@ from tests.cloud.server import RunningCloud, running_cloud
 
 LOCK = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked"
 FINAL = {"rejected", "executed", "failed", "expired"}
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
 
 
 class Car:

@@ -4,21 +4,14 @@ them, members see them, strangers do not, and input out of range is refused nami
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from tests.cloud.server import RunningCloud, running_cloud
+from tests.cloud.server import RunningCloud
 
 HOME = {"name": "Home", "lat": 52.52, "lon": 13.405, "radius_m": 150.0, "price_per_kwh": 0.32}
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -140,12 +140,6 @@ def test_staleness_follows_the_heartbeat_of_the_signal() -> None:
 # --- over HTTP -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
-
-
 def cloud_feeder(cloud: RunningCloud, car_id: str = CAR) -> Feeder:
     return Feeder(SqlTelemetryStore(cloud.ctx.db, clock=cloud.clock), car_id)
 

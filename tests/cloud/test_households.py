@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -16,15 +15,9 @@ from sqlalchemy import insert, select
 from smartev.cloud import schema as t
 from smartev.cloud.access import CarRole, car_access
 from smartev.cloud.deps import now_us
-from tests.cloud.server import PASSWORD, START, RunningCloud, running_cloud
+from tests.cloud.server import PASSWORD, START, RunningCloud
 
 CAR = "VIN0000000000001"
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +48,6 @@ from tests.cloud.server import RunningCloud, running_cloud
 SPEED = "Vehicle.Speed"
 SOC = "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current"
 LAT = "Vehicle.CurrentLocation.Latitude"
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
 
 
 @dataclass

@@ -5,10 +5,8 @@ and used codes, the per-person limit on wrong codes, unpairing and renaming; the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -37,12 +35,6 @@ from tests.cloud.car_helpers import (
     person,
 )
 from tests.cloud.server import RunningCloud, running_cloud
-
-
-@pytest.fixture
-def cloud(db_url: str, tmp_path: Path) -> Iterator[RunningCloud]:
-    with running_cloud(db_url, tmp_path) as running:
-        yield running
 
 
 def offer(cloud: RunningCloud, car_id: str = CAR) -> str:
