@@ -9,6 +9,7 @@ after a commit survives a power cut) and foreign keys on; PostgreSQL is reached 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -101,13 +102,22 @@ class Database:
         self.url = url
         self.engine = open_engine(url)
         self.backend = self.engine.dialect.name
+        self._write_turn = threading.RLock() if self.backend == "sqlite" else None
         if run_migrations:
             migrate(self.engine)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A connection in a transaction: committed when the block ends, rolled back on error."""
-        with self.engine.begin() as connection:
+        """A connection in a transaction: committed when the block ends, rolled back on error.
+
+        On SQLite, transactions of this process take turns on a lock: SQLite has one writer,
+        and a writer that finds the file locked sleeps in growing steps (up to 100 ms) before it
+        tries again, where waiting on a lock wakes it the moment the other commits."""
+        if self._write_turn is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._write_turn, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
