@@ -304,6 +304,7 @@ def provision(data_dir: Path, url: str, n_cars: int) -> tuple[Path, list[str]]:
     from smartev.cloud.auth import Accounts
     from smartev.cloud.car_keys import CarKeyDirectory
     from smartev.cloud.db import Database
+    from smartev.cloud.households import create_household
     from smartev.core.clock import RealClock
     from smartev.vehicle.car_key import public_pem
 
@@ -317,17 +318,7 @@ def provision(data_dir: Path, url: str, n_cars: int) -> tuple[Path, list[str]]:
         households: list[str] = []
         for owner in range(math.ceil(n_cars / cars_per_owner)):
             user_id = accounts.sign_up(c, f"owner{owner}@example.com", PASSWORD, f"Owner {owner}")
-            household_id = t.new_id("hh")
-            c.execute(
-                insert(t.household).values(
-                    id=household_id, name="home", owner_id=user_id, created_us=now
-                )
-            )
-            c.execute(
-                insert(t.household_member).values(
-                    household_id=household_id, user_id=user_id, joined_us=now
-                )
-            )
+            household_id = create_household(c, owner_id=user_id, name="home", now_us=now)
             households.append(household_id)
         rows = []
         for i in range(n_cars):

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from smartev.cloud import schema as t
+from smartev.cloud.households import create_household
 from tests.cloud.server import RunningCloud, running_cloud
 
 PUBLIC = {
@@ -49,21 +50,7 @@ def make_tenant(cloud: RunningCloud, email: str, car_id: str, friend_email: str)
     with db.begin() as c:
         user_id = accounts.sign_up(c, email, "correct horse battery", email.split("@")[0])
         friend_id = accounts.sign_up(c, friend_email, "correct horse battery", "friend")
-        household_id = c.execute(
-            select(t.household.c.id).where(t.household.c.owner_id == user_id)
-        ).scalar()
-        if household_id is None:
-            household_id = t.new_id("hh")
-            c.execute(
-                insert(t.household).values(
-                    id=household_id, name="home", owner_id=user_id, created_us=now
-                )
-            )
-            c.execute(
-                insert(t.household_member).values(
-                    household_id=household_id, user_id=user_id, joined_us=now
-                )
-            )
+        household_id = create_household(c, owner_id=user_id, name="home", now_us=now)
         c.execute(
             insert(t.household_member).values(
                 household_id=household_id, user_id=friend_id, joined_us=now

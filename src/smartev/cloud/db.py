@@ -20,7 +20,6 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 from smartev.core.errors import ConfigError, PeerError
 
@@ -128,8 +127,3 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def null_pool_engine(url: str) -> Engine:
-    """An engine that opens a connection per use (for tools that run once)."""
-    return create_engine(url, poolclass=NullPool)

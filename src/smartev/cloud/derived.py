@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.sql import Select
+from sqlalchemy import Connection, Table, insert, select, update
 
 from smartev.cloud import schema as t
 from smartev.cloud.costs import charging_cost, match_geofence
@@ -275,13 +274,39 @@ def _charge_record(
 # --- reading -------------------------------------------------------------------------------------
 
 
-def _window(query: Select[Any], table: Any, start_us: int | None, end_us: int | None) -> Any:
-    """Rows that overlap [start_us, end_us)."""
+R = TypeVar("R", bound=_Record)
+
+
+def _overlapping(
+    conn: Connection,
+    record: type[R],
+    table: Table,
+    car_id: str,
+    start_us: int | None,
+    end_us: int | None,
+    limit: int,
+    since_us: int,
+) -> list[R]:
+    """The car's rows of ``table`` that overlap [start_us, end_us) and started at or after
+    ``since_us``: the newest ``limit``, newest first."""
+    c = table.c
+    query = select(table).where(c.car_id == car_id, c.start_us >= since_us)
     if start_us is not None:
-        query = query.where((table.c.end_us.is_(None)) | (table.c.end_us >= start_us))
+        query = query.where(c.end_us.is_(None) | (c.end_us >= start_us))
     if end_us is not None:
-        query = query.where(table.c.start_us < end_us)
-    return query
+        query = query.where(c.start_us < end_us)
+    rows = conn.execute(query.order_by(c.start_us.desc()).limit(limit)).all()
+    return [record.from_row(r) for r in rows]
+
+
+def _one(
+    conn: Connection, record: type[R], table: Table, car_id: str, row_id: str, since_us: int
+) -> R | None:
+    c = table.c
+    row = conn.execute(
+        select(table).where(c.car_id == car_id, c.id == row_id, c.start_us >= since_us)
+    ).first()
+    return record.from_row(row) if row is not None else None
 
 
 def drives(
@@ -295,19 +320,11 @@ def drives(
 ) -> list[DriveRecord]:
     """The car's drives overlapping the window (and starting at or after ``since_us``), newest
     first."""
-    query = select(t.drive).where(t.drive.c.car_id == car_id, t.drive.c.start_us >= since_us)
-    query = _window(query, t.drive, start_us, end_us)
-    rows = conn.execute(query.order_by(t.drive.c.start_us.desc()).limit(limit)).all()
-    return [DriveRecord.from_row(r) for r in rows]
+    return _overlapping(conn, DriveRecord, t.drive, car_id, start_us, end_us, limit, since_us)
 
 
 def drive(conn: Connection, car_id: str, drive_id: str, *, since_us: int = 0) -> DriveRecord | None:
-    row = conn.execute(
-        select(t.drive).where(
-            t.drive.c.car_id == car_id, t.drive.c.id == drive_id, t.drive.c.start_us >= since_us
-        )
-    ).first()
-    return DriveRecord.from_row(row) if row is not None else None
+    return _one(conn, DriveRecord, t.drive, car_id, drive_id, since_us)
 
 
 def charges(
@@ -321,21 +338,15 @@ def charges(
 ) -> list[ChargeRecord]:
     """The car's charging sessions overlapping the window (and starting at or after
     ``since_us``), newest first."""
-    c = t.charging_session
-    query = select(c).where(c.c.car_id == car_id, c.c.start_us >= since_us)
-    query = _window(query, c, start_us, end_us)
-    rows = conn.execute(query.order_by(c.c.start_us.desc()).limit(limit)).all()
-    return [ChargeRecord.from_row(r) for r in rows]
+    return _overlapping(
+        conn, ChargeRecord, t.charging_session, car_id, start_us, end_us, limit, since_us
+    )
 
 
 def charge(
     conn: Connection, car_id: str, session_id: str, *, since_us: int = 0
 ) -> ChargeRecord | None:
-    c = t.charging_session
-    row = conn.execute(
-        select(c).where(c.c.car_id == car_id, c.c.id == session_id, c.c.start_us >= since_us)
-    ).first()
-    return ChargeRecord.from_row(row) if row is not None else None
+    return _one(conn, ChargeRecord, t.charging_session, car_id, session_id, since_us)
 
 
 def states(
@@ -349,8 +360,7 @@ def states(
 ) -> list[StateRecord]:
     """The car's state intervals overlapping the window (and starting at or after
     ``since_us``), oldest first."""
-    s = t.state_interval
-    query = select(s).where(s.c.car_id == car_id, s.c.start_us >= since_us)
-    query = _window(query, s, start_us, end_us)
-    rows = conn.execute(query.order_by(s.c.start_us.desc()).limit(limit)).all()
-    return [StateRecord.from_row(r) for r in reversed(rows)]
+    newest = _overlapping(
+        conn, StateRecord, t.state_interval, car_id, start_us, end_us, limit, since_us
+    )
+    return newest[::-1]

@@ -204,7 +204,11 @@ class LinkGateway:
                 f"expected Proof, got {type(proof).__name__}", RefusalCode.UNEXPECTED
             )
         verify_proof(public_key, proof.signature, hello.car_id, hello.epoch, nonce)
-        resume = self.store.last_seq(hello.car_id)
+        # A car not seen since the start is loaded from the database (its detector replayed):
+        # off the event loop, which every connected car shares.
+        resume = await asyncio.get_running_loop().run_in_executor(
+            self._ingest, self.store.last_seq, hello.car_id
+        )
         await channel.send(encode(Welcome(os.urandom(8).hex(), resume)))
         log.info("car %s connected (resume from seq %d)", hello.car_id, resume)
         return CarSession(hello.car_id, hello.epoch)
