@@ -44,9 +44,13 @@ EXPECTED_ROWS: dict[Role, set[str]] = {
         "charge_port.close",
         "charging.start",
         "charging.stop",
+        "charge_limit.set",
+        "hvac.set",
+        "hvac.off",
+        "windows.vent",
+        "windows.close",
         "honk",
         "flash",
-        "windows.close",
     },
 }
 

@@ -1,6 +1,34 @@
-"""The data model: the VSS signal catalog (a shipped subset and a loader for full VSS JSON) and
-the rules a signal's values meet."""
+"""The data model: the VSS signal catalog (a shipped subset and a loader for full VSS JSON), the
+rules a signal's values meet, and the device specs of the household (home kinds and the car)."""
 
+from smartev.spec.car_device import (
+    CAR_EVENT_SIGNALS,
+    CAR_KIND,
+    CAR_SERVICE,
+    CarEventSignal,
+    car_action_ref,
+    car_command_name,
+    car_spec,
+)
+from smartev.spec.device_kinds import DEVICE_KINDS, device_spec
+from smartev.spec.devices import (
+    READ_NOTIFY,
+    READ_WRITE_NOTIFY,
+    Access,
+    ActionSpec,
+    DeviceActionError,
+    DeviceDriver,
+    DeviceOfflineError,
+    DeviceSink,
+    DeviceSpec,
+    DeviceSpecError,
+    EventSpec,
+    Format,
+    PropertySpec,
+    ServiceSpec,
+    UnknownMemberError,
+    split_ref,
+)
 from smartev.spec.errors import (
     CatalogError,
     InvalidPatternError,
@@ -22,19 +50,44 @@ from smartev.spec.vss import (
 )
 
 __all__ = [
+    "CAR_EVENT_SIGNALS",
+    "CAR_KIND",
+    "CAR_SERVICE",
+    "DEVICE_KINDS",
+    "READ_NOTIFY",
+    "READ_WRITE_NOTIFY",
+    "Access",
+    "ActionSpec",
+    "CarEventSignal",
     "Catalog",
     "CatalogError",
     "DataType",
+    "DeviceActionError",
+    "DeviceDriver",
+    "DeviceOfflineError",
+    "DeviceSink",
+    "DeviceSpec",
+    "DeviceSpecError",
+    "EventSpec",
+    "Format",
     "InvalidPatternError",
     "InvalidValueError",
     "Kind",
     "PathPattern",
+    "PropertySpec",
     "Scalar",
+    "ServiceSpec",
     "SignalSpec",
     "SpecError",
+    "UnknownMemberError",
     "UnknownPathError",
     "Value",
+    "car_action_ref",
+    "car_command_name",
+    "car_spec",
+    "device_spec",
     "load_vss_json",
     "parse_vss_tree",
     "shipped_catalog",
+    "split_ref",
 ]

@@ -170,13 +170,15 @@ _FIND = frozenset({"honk", "flash"})
 # with a validity window): get in, drive, charge; not the trunk (the owner's things may be in
 # it), not the charge limit (battery care stays the owner's), no keys. Charging manager (a
 # cloud planner, an employer's charger): charging and the limit only, no physical access.
-# Service (workshop, roadside help): access and charging checks, no comfort, no keys.
+# Service (the household's automations, a workshop: a key the owner enrolled for a service that
+# acts on the owner's behalf): doors, trunks, charging and its limit, climate (pre-heating before
+# departure), finding the car; never keys.
 ALLOWED: Final[Mapping[Role, frozenset[str]]] = {
     Role.OWNER: frozenset(COMMANDS),
     Role.DRIVER: frozenset(COMMANDS) - KEY_COMMANDS,
     Role.GUEST: _LOCKS | _PORT | _CHARGING | _CLIMATE | _FIND,
     Role.CHARGING_MANAGER: _CHARGING | {"charge_limit.set"},
-    Role.SERVICE: _LOCKS | _TRUNKS | _PORT | _CHARGING | _FIND | {"windows.close"},
+    Role.SERVICE: _LOCKS | _TRUNKS | _PORT | _CHARGING | _CLIMATE | _FIND | {"charge_limit.set"},
 }
 
 
