@@ -1,0 +1,226 @@
+"""The devices of one household and their current state, with one stream of what happens.
+
+Drivers (simulated devices, the car as the cloud sees it, later MQTT devices) report to the
+registry; the registry keeps each device's values, stamps every change with the clock's time and
+with the run that caused it (when an automation's action asked the device within
+:data:`CAUSE_WINDOW_S`), and hands it to the listeners in order: the automation engine, the Home
+Assistant bridge, the live fan-out. Listeners are plain callables, called synchronously; they
+must not block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+from smartev.core.clock import Clock
+from smartev.ecosystem.errors import UnknownDeviceError
+from smartev.spec.devices import (
+    DeviceDriver,
+    DeviceOfflineError,
+    DeviceSpec,
+    Scalar,
+)
+
+log = logging.getLogger(__name__)
+
+# A device's changes this long after an automation asked it are that automation's doing (a
+# garage door reports "open" 12 s after "open" was asked): loop detection follows them.
+CAUSE_WINDOW_S: Final = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Which automation run caused something, and which run caused that one."""
+
+    run_id: str
+    automation_id: str
+    parent: RunContext | None = None
+
+    def chain(self) -> list[str]:
+        """Automation ids from this run back to the first cause."""
+        ids: list[str] = []
+        ctx: RunContext | None = self
+        while ctx is not None:
+            ids.append(ctx.automation_id)
+            ctx = ctx.parent
+        return ids
+
+    @property
+    def depth(self) -> int:
+        return len(self.chain())
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyChange:
+    device: str
+    ref: str
+    value: Scalar | None
+    old: Scalar | None
+    ts: float  # the clock's timestamp (seconds since the epoch)
+    context: RunContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEvent:
+    device: str
+    ref: str
+    args: Mapping[str, Scalar]
+    ts: float
+    context: RunContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChange:
+    device: str
+    online: bool
+    ts: float
+
+
+Happening: TypeAlias = PropertyChange | DeviceEvent | AvailabilityChange
+Listener: TypeAlias = Callable[[Happening], None]
+
+
+class DeviceRegistry:
+    """A household's devices by id, their values, and the stream of changes."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._drivers: dict[str, DeviceDriver] = {}
+        self._values: dict[str, dict[str, Scalar]] = {}
+        self._listeners: list[Listener] = []
+        self._causes: dict[str, tuple[RunContext, float]] = {}
+
+    # --- devices ---
+
+    def add(self, driver: DeviceDriver) -> None:
+        device_id = driver.device_id
+        if device_id in self._drivers:
+            raise ValueError(f"device {device_id} is already registered")
+        self._drivers[device_id] = driver
+        self._values[device_id] = dict(driver.values())
+        driver.attach(self)
+
+    def remove(self, device_id: str) -> None:
+        self._drivers.pop(device_id, None)
+        self._values.pop(device_id, None)
+        self._causes.pop(device_id, None)
+
+    def __contains__(self, device_id: object) -> bool:
+        return device_id in self._drivers
+
+    def ids(self) -> list[str]:
+        return sorted(self._drivers)
+
+    def driver(self, device_id: str) -> DeviceDriver:
+        try:
+            return self._drivers[device_id]
+        except KeyError:
+            raise UnknownDeviceError(device_id, sorted(self._drivers)) from None
+
+    def spec(self, device_id: str) -> DeviceSpec:
+        return self.driver(device_id).spec
+
+    def specs(self) -> dict[str, DeviceSpec]:
+        return {device_id: d.spec for device_id, d in self._drivers.items()}
+
+    def values(self, device_id: str) -> Mapping[str, Scalar]:
+        return self._values.get(device_id, {})
+
+    def value(self, device_id: str, ref: str) -> Scalar | None:
+        return self._values.get(device_id, {}).get(ref)
+
+    def online(self, device_id: str) -> bool:
+        driver = self._drivers.get(device_id)
+        return driver is not None and driver.online
+
+    # --- listeners ---
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, happening: Happening) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(happening)
+            except Exception:  # a broken listener must not starve the others
+                log.exception("device listener %r failed", listener)
+
+    # --- asking devices (with the asking run's context, for loop detection) ---
+
+    async def call(
+        self,
+        device_id: str,
+        ref: str,
+        args: Mapping[str, Scalar],
+        context: RunContext | None = None,
+    ) -> Mapping[str, Scalar]:
+        driver = self.driver(device_id)
+        checked = driver.spec.action(ref).check_inputs(args, f"{device_id}/{ref}")
+        if not driver.online:
+            raise DeviceOfflineError(f"{device_id} is offline")
+        self._mark(device_id, context)
+        return await driver.call(ref, checked)
+
+    async def write(
+        self, device_id: str, ref: str, value: Scalar, context: RunContext | None = None
+    ) -> None:
+        driver = self.driver(device_id)
+        spec = driver.spec.property(ref)
+        if not spec.writable:
+            raise ValueError(f"{device_id}/{ref} is read-only")
+        checked = spec.validate(value, f"{device_id}/{ref}")
+        if not driver.online:
+            raise DeviceOfflineError(f"{device_id} is offline")
+        self._mark(device_id, context)
+        await driver.write(ref, checked)
+
+    def _mark(self, device_id: str, context: RunContext | None) -> None:
+        if context is None:
+            self._causes.pop(device_id, None)
+        else:
+            self._causes[device_id] = (context, self._clock.timestamp() + CAUSE_WINDOW_S)
+
+    def _cause(self, device_id: str, now: float) -> RunContext | None:
+        cause = self._causes.get(device_id)
+        if cause is None:
+            return None
+        if now > cause[1]:
+            del self._causes[device_id]
+            return None
+        return cause[0]
+
+    # --- DeviceSink: what drivers report ---
+
+    def property_changed(self, device_id: str, ref: str, value: Scalar | None) -> None:
+        values = self._values.get(device_id)
+        if values is None:
+            return  # removed, or never added
+        old = values.get(ref)
+        if value is None:
+            values.pop(ref, None)
+        else:
+            values[ref] = value
+        if old == value and type(old) is type(value):
+            return
+        now = self._clock.timestamp()
+        self._emit(PropertyChange(device_id, ref, value, old, now, self._cause(device_id, now)))
+
+    def event_fired(self, device_id: str, ref: str, args: Mapping[str, Scalar]) -> None:
+        if device_id not in self._drivers:
+            return
+        now = self._clock.timestamp()
+        self._emit(DeviceEvent(device_id, ref, dict(args), now, self._cause(device_id, now)))
+
+    def availability_changed(self, device_id: str, online: bool) -> None:
+        if device_id not in self._drivers:
+            return
+        self._emit(AvailabilityChange(device_id, online, self._clock.timestamp()))
