@@ -55,6 +55,10 @@ class CarNodeConfig:
     cloud_url: str | None = None  # ws(s)://…/link/v1: stream telemetry to the cloud
     cloud_ca: Path | None = None  # CA file for a wss:// cloud with its own certificate
     pairing_code: bool = False  # show a one-time code the owner enters in the app to pair
+    # Simulated seconds of silence after which the simulator's values count as stale. On a
+    # sped-up clock give it more: 10 s at 60x is 0.17 s of real time, less than a busy event
+    # loop may stall, and stale speed makes the car refuse to unlock (safety first).
+    liveness_timeout_s: float = 10.0
 
 
 async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
@@ -84,7 +88,9 @@ async def run_car_node(
         start_lon=config.start[1],
         soc=config.soc,
     )
-    provider = SimulatedCarProvider(car, broker, vin=config.vin)
+    provider = SimulatedCarProvider(
+        car, broker, vin=config.vin, liveness_timeout_s=config.liveness_timeout_s
+    )
     server = await start_grpc_server(
         broker,
         host=config.grpc_host,

@@ -85,15 +85,26 @@ def up(
         Path | None, typer.Option(help="PEM certificate: serve HTTPS (and wss:// for cars).")
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    mqtt: Annotated[
+        str | None,
+        typer.Option(
+            help="MQTT broker for Home Assistant, mqtt://[user:password@]host[:port]: "
+            "publish the demo household's devices there [default: none]."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the demo world (the cloud app on a simulated clock) and print the address to open.
+    """Run the demo world and print the address to open and the demo login.
 
-    Stops cleanly on Ctrl-C or SIGTERM.
+    The cloud app on a simulated clock, with a demo household: a simulated home, the owner's
+    phone, one simulated car (Xiaomi SU7) connected to the cloud, and the shipped automations.
+    The demo owner is demo@smartev.example; the password is made at first start and kept in the
+    data directory. Stops cleanly on Ctrl-C or SIGTERM.
     """
     import logging
 
-    from smartev.world import bind_listener, run_world  # deferred: keeps `smartev --help` fast
+    # deferred: keeps `smartev --help` fast
+    from smartev.world import WorldReady, bind_listener, run_world
 
     settings = _settings(
         config,
@@ -102,6 +113,7 @@ def up(
         speed=speed,
         tls_cert=str(tls_cert) if tls_cert else None,
         tls_key=str(tls_key) if tls_key else None,
+        mqtt_url=mqtt,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -111,8 +123,20 @@ def up(
     except SmartevError as exc:
         raise fail(str(exc)) from None
 
-    def ready(url: str) -> None:
-        out.print(f"smartev is up at [bold]{url}[/]  (clock {settings.speed:g}× real time)")
+    def ready(world: WorldReady) -> None:
+        demo = world.demo
+        out.print(f"smartev is up at [bold]{world.url}[/]  (clock {settings.speed:g}× real time)")
+        login = demo.login
+        if login.password is not None:
+            out.print(f"log in as [bold]{login.email}[/] / [bold]{login.password}[/]")
+        else:
+            out.print(f"log in as {login.email} (its password file is gone from the data dir)")
+        if demo.car_grpc:
+            out.print(f"car {demo.car_vin}: KUKSA gRPC at {demo.car_grpc}")
+        if settings.mqtt is not None:
+            out.print(
+                f"Home Assistant: MQTT discovery at {settings.mqtt.host}:{settings.mqtt.port}"
+            )
         out.print("Press Ctrl-C to stop.")
 
     with sock:

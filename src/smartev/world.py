@@ -1,8 +1,9 @@
 """Composition of the demo world: the clock, the bus and the cloud service, served until told to
-stop.
+stop, with the demo household around it (:mod:`smartev.demo_world`: its home, phone, car, shipped
+automations and Home Assistant bridge).
 
-Later issues add the simulated car and home here; this is the only place (with ``cli.py``) where a
-simulator is wired to a car and a car to the cloud.
+This is the only place (with ``cli.py`` and the ``demo_*`` modules) where a simulator is wired to a
+car and a car to the cloud.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 import signal
 import socket
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -21,6 +24,9 @@ from smartev.core.bus import EventBus
 from smartev.core.clock import SimClock
 from smartev.core.config import Settings
 from smartev.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from smartev.demo_world import DemoReady, DemoWorld
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +87,50 @@ class _Server(uvicorn.Server):
         yield
 
 
+def link_url(sock: socket.socket, *, tls: bool) -> str:
+    """The car link address of a bound listener, as a car on this machine reaches it."""
+    host, port = sock.getsockname()[:2]
+    if host == "0.0.0.0":
+        host = "localhost" if tls else "127.0.0.1"  # a certificate names a host, not an address
+    elif host == "::":
+        host = "localhost" if tls else "[::1]"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"{'wss' if tls else 'ws'}://{host}:{port}/link/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class WorldReady:
+    """What a person needs to use the running world."""
+
+    url: str  # the web app
+    demo: DemoReady
+
+
 async def run_world(
-    settings: Settings, sock: socket.socket, *, on_ready: Callable[[str], None]
+    settings: Settings,
+    sock: socket.socket,
+    *,
+    on_ready: Callable[[WorldReady], None],
+    stop: asyncio.Event | None = None,
+    on_started: Callable[[DemoWorld], None] = lambda _: None,
 ) -> None:
-    """Run the world on ``sock`` until SIGINT or SIGTERM, then shut down cleanly."""
+    """Run the world on ``sock`` until SIGINT or SIGTERM (or ``stop`` is set), then shut down
+    cleanly: the demo's car, home and bridge first, then the server. A second signal forces the
+    server down at once. ``on_started`` hears the running demo world (for tests)."""
     # deferred: keeps `smartev --help` fast
+    from smartev.cloud.app import CloudContext
     from smartev.cloud.service import build_cloud
+    from smartev.demo_world import DemoWorld
 
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("TLS needs both tls_cert and tls_key")
     clock = SimClock(speed=settings.speed)
+    stopping = stop or asyncio.Event()
     async with EventBus() as bus, build_cloud(settings, clock, bus) as cloud:
+        ctx: CloudContext = cloud.app.state.ctx
+        demo = DemoWorld(ctx)
+        demo.prepare()  # before the app starts: the household's hub starts with it
         config = uvicorn.Config(
             cloud.app,
             ssl_certfile=settings.tls_cert,
@@ -102,23 +141,47 @@ async def run_world(
         )
         server = _Server(config)
 
-        def stop() -> None:
-            if server.should_exit:
+        def on_signal() -> None:
+            if stopping.is_set():
                 server.force_exit = True
-            server.should_exit = True
+                server.should_exit = True
+            stopping.set()
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop)
+            loop.add_signal_handler(sig, on_signal)
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
-            serving = asyncio.create_task(server.serve(sockets=[sock]))
-            listening = asyncio.create_task(server.listening.wait())
-            await asyncio.wait({serving, listening}, return_when=asyncio.FIRST_COMPLETED)
-            listening.cancel()
-            if server.started:
-                url = public_url(sock)
-                on_ready(url.replace("http://", "https://") if settings.tls_cert else url)
-            await serving
+            await _first(serving, server.listening, stopping)
+            if server.started and not stopping.is_set():
+                try:
+                    url = public_url(sock)
+                    if settings.tls_cert:
+                        url = url.replace("http://", "https://")
+                    ready = await demo.start(
+                        link_url(sock, tls=settings.tls_cert is not None),
+                        mqtt=settings.mqtt,
+                        app_url=url,
+                    )
+                    on_started(demo)
+                    on_ready(WorldReady(url, ready))
+                    await _first(serving, stopping)
+                finally:
+                    await demo.stop()
         finally:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
+            server.should_exit = True
+            try:
+                await serving
+            finally:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+
+async def _first(task: asyncio.Task[None], *events: asyncio.Event) -> None:
+    """Wait until ``task`` ends or one of ``events`` is set."""
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait([task, *waiters], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

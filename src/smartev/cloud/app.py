@@ -15,10 +15,18 @@ from fastapi.responses import JSONResponse
 from smartev import __version__
 from smartev.cloud import gateway, status
 from smartev.cloud.api import ROUTERS
+from smartev.cloud.api import automation_traces as traces_api
+from smartev.cloud.api import automations as automations_api
+from smartev.cloud.api import devices as devices_api
+from smartev.cloud.api import home_settings as home_settings_api
+from smartev.cloud.api import notifications as notifications_api
+from smartev.cloud.api import scenes as scenes_api
 from smartev.cloud.auth import Accounts, AuthError, TooManyAttemptsError, load_or_create_secret
+from smartev.cloud.automation_key import KeySealer
 from smartev.cloud.commands import CommandRelay
 from smartev.cloud.db import Database, default_url
 from smartev.cloud.gateway import LinkGateway
+from smartev.cloud.homes import HomeHubs
 from smartev.cloud.limits import BodyLimit
 from smartev.cloud.live import LiveHub
 from smartev.cloud.pairing import PairingLimiter, store_offer
@@ -26,7 +34,18 @@ from smartev.core.bus import EventBus
 from smartev.core.clock import Clock, RealClock
 from smartev.core.config import Settings
 from smartev.core.errors import InvalidInputError
+from smartev.ecosystem.errors import AutomationError
 from smartev.link import PairingOffer
+
+# The ecosystem's routers (devices, automations, scenes, notifications), after the others.
+ECOSYSTEM_ROUTERS = (
+    devices_api.router,
+    automations_api.router,
+    traces_api.router,
+    home_settings_api.router,
+    scenes_api.router,
+    notifications_api.router,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +66,7 @@ class CloudContext:
     commands: CommandRelay  # signed commands: stored, relayed, their states recorded
     live: LiveHub  # the per-person live WebSocket fan-out
     pairing_limiter: PairingLimiter  # wrong pairing codes per person
+    homes: HomeHubs  # per household: its devices, automations and scenes
 
 
 def open_database(settings: Settings) -> Database:
@@ -71,6 +91,14 @@ def create_app(
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
     live = LiveHub(database, clock)
     commands = CommandRelay(database, clock, on_change=live.publish_command)
+    homes = HomeHubs(
+        db=database,
+        clock=clock,
+        relay=commands,
+        live=live,
+        sealer=KeySealer(secret),
+        gateway=link,
+    )
     ctx = CloudContext(
         settings=settings,
         clock=clock,
@@ -82,6 +110,7 @@ def create_app(
         commands=commands,
         live=live,
         pairing_limiter=PairingLimiter(auth_clock),
+        homes=homes,
     )
     if link is not None:
         _wire_link(link, ctx)
@@ -90,9 +119,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         live.bind(asyncio.get_running_loop())
         expiry = asyncio.create_task(commands.expire_forever(), name="command-expiry")
+        await homes.start()
         try:
             yield
         finally:
+            await homes.stop()
             expiry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await expiry
@@ -125,6 +156,11 @@ def create_app(
         error = {"type": "value_error", "loc": ["body"], "msg": str(exc)}
         return JSONResponse({"detail": [error]}, status_code=422)
 
+    # An automation's or scene's text refused: every problem with its line (and the usual 422).
+    @app.exception_handler(AutomationError)
+    async def text_refused(_request: Request, exc: AutomationError) -> JSONResponse:
+        return JSONResponse(automations_api.problems_body(exc), status_code=422)
+
     @app.exception_handler(TooManyAttemptsError)
     async def too_many(_request: Request, exc: TooManyAttemptsError) -> JSONResponse:
         return JSONResponse(
@@ -141,7 +177,7 @@ def create_app(
 
     app.include_router(status.router)
     app.include_router(gateway.router)
-    for router in ROUTERS:
+    for router in (*ROUTERS, *ECOSYSTEM_ROUTERS):
         app.include_router(router)
     return app
 
@@ -154,10 +190,12 @@ def _wire_link(link: LinkGateway, ctx: CloudContext) -> None:
     def connected(car_id: str) -> None:
         live.publish_link(car_id, online=True)
         commands.car_connected(car_id)
+        ctx.homes.car_link_changed(car_id, online=True)
 
     def disconnected(car_id: str) -> None:
         commands.car_disconnected(car_id)
         live.publish_link(car_id, online=False)
+        ctx.homes.car_link_changed(car_id, online=False)
 
     def pairing_offer(car_id: str, offer: PairingOffer) -> None:
         store_offer(ctx.db, car_id, offer, int(ctx.clock.timestamp() * 1_000_000))
@@ -171,3 +209,4 @@ def _wire_link(link: LinkGateway, ctx: CloudContext) -> None:
     subscribe = getattr(link.store, "subscribe", None)  # the SQL store tells what it ingested
     if subscribe is not None:
         subscribe(live.on_ingested)
+        subscribe(ctx.homes.on_ingested)

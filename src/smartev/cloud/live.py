@@ -22,6 +22,7 @@ Message shapes (``ts`` and other times are ISO-8601 UTC with ``Z``):
 - ``{"type": "drive" | "charge", "car_id", <the drive's or charge's fields>}``
 - ``{"type": "car_state", "car_id", "state", "start", "end", "soc_start", "soc_end"}``
 - ``{"type": "car_online" | "car_offline", "car_id", "ts"}``
+- ``{"type": "notification", "id", "household_id", "title", "message", "ts"}`` (to its person)
 """
 
 from __future__ import annotations
@@ -228,6 +229,10 @@ class LiveHub:
         }
         self._hand_over(self._deliver_plain, car_id, message)
 
+    def publish_notification(self, user_id: str, message: Message) -> None:
+        """A message for one person (an automation's notification) on each of their sockets."""
+        self._hand_over(self._deliver_to_person, user_id, message)
+
     def on_ingested(self, result: IngestResult) -> None:
         """The telemetry store's listener: a stored batch's new values, drives, charges, states."""
         if not self._watched(result.car_id):
@@ -286,6 +291,11 @@ class LiveHub:
     def _deliver_plain(self, car_id: str, message: Message) -> None:
         for sub in self._subscribers:
             if car_id in sub.access:
+                sub.push(message)
+
+    def _deliver_to_person(self, user_id: str, message: Message) -> None:
+        for sub in self._subscribers:
+            if sub.user_id == user_id:
                 sub.push(message)
 
 

@@ -88,6 +88,8 @@ household = Table(
     Column("name", String(100), nullable=False),
     Column("owner_id", ID, ForeignKey("user_account.id"), nullable=False),
     Column("created_us", BigInteger, nullable=False),
+    # IANA name (checked with zoneinfo): time triggers and conditions of its automations.
+    Column("time_zone", String(64), nullable=False, server_default="UTC"),
 )
 
 household_member = Table(
@@ -325,4 +327,78 @@ state_interval = Table(
     Column("soc_start", Float),
     Column("soc_end", Float),
     Index("ix_state_interval_car_start", "car_id", "start_us"),
+)
+
+# ── the ecosystem: automations, scenes, their runs, the service key, notifications ─────────────
+
+# A household's automation as the person wrote it (the YAML text is the record; the parsed form
+# is rebuilt from it against the household's devices whenever the hub loads it).
+automation = Table(
+    "automation",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(100), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("created_by", ID, ForeignKey("user_account.id", ondelete="SET NULL")),
+    Index("ix_automation_household", "household_id"),
+)
+
+scene = Table(
+    "scene",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("updated_us", BigInteger, nullable=False),
+    Column("created_by", ID, ForeignKey("user_account.id", ondelete="SET NULL")),
+    UniqueConstraint("household_id", "name", name="uq_scene_household_name"),
+)
+
+# One finished run of an automation with its whole trace (JSON); the newest few per automation.
+automation_run = Table(
+    "automation_run",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("automation_id", ID, ForeignKey("automation.id", ondelete="CASCADE"), nullable=False),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("finished_us", BigInteger),
+    Column("outcome", String(20), nullable=False),
+    Column("trace", Text, nullable=False),
+    Index("ix_automation_run_automation_started", "automation_id", "started_us"),
+)
+
+# The household's key that signs the commands its automations send to its cars. The private
+# key is sealed (AES-GCM, key derived from the cloud's secret): never stored in clear.
+service_key = Table(
+    "service_key",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("sealed_private_key", LargeBinary, nullable=False),
+    Column("next_counter", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("created_by", ID, ForeignKey("user_account.id", ondelete="SET NULL")),
+    Column("revoked_us", BigInteger),
+    Index("ix_service_key_household", "household_id"),
+)
+
+notification = Table(
+    "notification",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("user_id", ID, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("household_id", ID, ForeignKey("household.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("read_us", BigInteger),
+    Index("ix_notification_user_created", "user_id", "created_us"),
 )

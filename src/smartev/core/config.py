@@ -12,16 +12,58 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from smartev.core.errors import ConfigError
 
 ENV_PREFIX = "SMARTEV_"
+MQTT_DEFAULT_PORT = 1883
 CONFIG_ENV = "SMARTEV_CONFIG"
 DEFAULT_CONFIG_FILE = Path("smartev.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAddress:
+    """Where an MQTT broker is, from ``mqtt://[user[:password]@]host[:port]``."""
+
+    host: str
+    port: int = MQTT_DEFAULT_PORT
+    username: str | None = None
+    password: str | None = None
+
+    def __repr__(self) -> str:  # never show the password
+        user = f"{self.username}@" if self.username else ""
+        return f"MqttAddress(mqtt://{user}{self.host}:{self.port})"
+
+
+def parse_mqtt_url(url: str) -> MqttAddress:
+    """The broker of ``url``; ValueError saying what was wrong and what would be right."""
+    shape = "like mqtt://host:1883 or mqtt://user:password@host:1883"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"MQTT URL has a bad port: write it {shape}") from None
+    if parts.scheme != "mqtt":
+        scheme = f"'{parts.scheme}://'" if parts.scheme else "no scheme"
+        raise ValueError(f"MQTT URL has {scheme}, must start with mqtt:// ({shape})")
+    if not parts.hostname:
+        raise ValueError(f"MQTT URL has no host: write it {shape}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"MQTT URL must not have a path, query or fragment: write it {shape}")
+    if port == 0:
+        raise ValueError(f"MQTT URL port must be 1..65535: write it {shape}")
+    return MqttAddress(
+        host=parts.hostname,
+        port=MQTT_DEFAULT_PORT if port is None else port,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
 
 
 def default_data_dir() -> Path:
@@ -59,6 +101,24 @@ class Settings(BaseModel):
     )
     tls_cert: Path | None = Field(None, description="PEM certificate: serve HTTPS and wss://.")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert.")
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker for the Home Assistant bridge of the demo world, "
+        "mqtt://[user:password@]host[:port] (port 1883 by default); none: no bridge.",
+        repr=False,  # may carry a password
+    )
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_mqtt_url(value)
+        return value
+
+    @property
+    def mqtt(self) -> MqttAddress | None:
+        """The broker of ``mqtt_url``, or None without one."""
+        return None if self.mqtt_url is None else parse_mqtt_url(self.mqtt_url)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

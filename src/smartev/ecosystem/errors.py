@@ -1,6 +1,9 @@
-"""Errors of the ecosystem: unknown devices, automations refused at save time, failed actions."""
+"""Errors of the ecosystem: unknown devices, automations refused at save time, failed actions,
+rejected Home Assistant commands."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from smartev.core.errors import InvalidInputError, SmartevError
 from smartev.spec.errors import show_value
@@ -19,16 +22,22 @@ class UnknownDeviceError(EcosystemError, InvalidInputError, LookupError):
         self.device_id = device_id
 
 
-class AutomationProblem(EcosystemError, InvalidInputError):
+class RejectedCommandError(EcosystemError, InvalidInputError):
+    """A command payload from Home Assistant could not be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AutomationProblem:
     """One thing wrong with an automation's text: where (line, column, path) and why."""
 
-    def __init__(self, line: int, column: int, path: str, reason: str) -> None:
-        where = f"line {line}" + (f", column {column}" if column else "")
-        super().__init__(f"{where}{f' ({path})' if path else ''}: {reason}")
-        self.line = line
-        self.column = column
-        self.path = path
-        self.reason = reason
+    line: int  # 1-based
+    column: int  # 1-based; 0 when unknown
+    path: str  # "triggers/0/entity_id"
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f", column {self.column}" if self.column else "")
+        return f"{where}{f' ({self.path})' if self.path else ''}: {self.reason}"
 
 
 class AutomationError(EcosystemError, InvalidInputError):
@@ -38,3 +47,12 @@ class AutomationError(EcosystemError, InvalidInputError):
         ordered = sorted(problems, key=lambda p: (p.line, p.column))
         super().__init__("; ".join(str(p) for p in ordered) or "invalid automation")
         self.problems = ordered
+
+
+class UnknownAutomationError(EcosystemError, InvalidInputError, LookupError):
+    """No automation with this id is loaded."""
+
+    def __init__(self, automation_id: str, known: list[str]) -> None:
+        shown = ", ".join(known[:12]) + (", …" if len(known) > 12 else "")
+        super().__init__(f"unknown automation {automation_id!r}; loaded: {shown or 'none'}")
+        self.automation_id = automation_id

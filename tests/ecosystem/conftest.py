@@ -1,0 +1,1 @@
+"""Fixtures of the ecosystem tests (``mqtt_broker`` is shared: tests/conftest.py)."""
