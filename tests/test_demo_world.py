@@ -16,13 +16,12 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from smartev.demo_world import DEMO_VIN
 from smartev.cloud.automation_key import ServiceKey
 from smartev.core.config import Settings
 from smartev.core.errors import ConfigError
 from smartev.demo_files import DemoFiles, DemoState
 from smartev.demo_setup import DEMO_EMAIL, enrolled_in_car
-from smartev.demo_world import DemoWorld
+from smartev.demo_world import DEMO_VIN, DemoWorld
 from smartev.ecosystem.shipped import AUTOMATIONS
 from smartev.link.signing import key_id, public_key_bytes
 from smartev.vehicle.keyring import Role

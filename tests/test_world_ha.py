@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smartev.demo_world import DEMO_VIN
 from smartev.core.config import MQTT_DEFAULT_PORT, Settings, load_settings, parse_mqtt_url
 from smartev.core.errors import ConfigError
+from smartev.demo_world import DEMO_VIN
 from smartev.ecosystem.ha_components import slug
 from tests.mqtt import MosquittoBroker
 from tests.test_demo_world import WAIT_S, RunningWorld, enrollment_state, running_world
