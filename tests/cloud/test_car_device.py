@@ -12,7 +12,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from smartev.ecosystem.registry import CAUSE_WINDOW_S
+from smartev.cloud.car_device import command_effects
 from smartev.link.messages import SampleKind
 from smartev.link.signing import public_key_bytes
 from smartev.spec import shipped_catalog
@@ -163,10 +163,21 @@ async def test_an_automation_command_reaches_the_car_and_is_carried_out(
             r = await call(cloud, ada, "GET", home(ada, f"/automations/{automation_id}/traces"))
             assert [t["run_id"] for t in r.json()] == [trace["run_id"]]
 
-            # Plugging in: the car's telemetry becomes the car.plugged_in event. (Later than
-            # the registry's cause window: a car change right after an automation's command to
-            # it counts as that run's doing, and would stop as a loop.)
-            cloud.clock.advance(CAUSE_WINDOW_S + 1)
+            # ... and in the car's audit log as sent by the household's automations.
+            r = await call(cloud, ada, "GET", f"/api/v1/cars/{CAR}/audit")
+            requested = next(
+                e
+                for e in r.json()["events"]
+                if e["action"] == "command.requested" and e["detail"]["name"] == "hvac.set"
+            )
+            assert requested["detail"]["sent_by"] == "automations"
+            assert requested["actor_id"] is None
+
+            # Plugging in, right after the automation's hvac.set: the car's telemetry becomes
+            # the car.plugged_in event, which is not that command's doing (only its targets
+            # are), so the second run is not taken for a loop. (One second later: the runs are
+            # listed newest first by their start.)
+            cloud.clock.advance(1)
             car.report({CABLE: False})
             await eventually(lambda: _value(cloud, ada, CABLE) is False)
             car.report({CABLE: True})
@@ -308,3 +319,19 @@ async def test_car_values_writes_and_what_each_role_sees(db_url: str, tmp_path: 
 def _online(cloud: RunningCloud, who: Person) -> bool:
     with cloud.client(who.token) as c:
         return bool(c.get(home(who, f"/devices/{DEVICE}")).json()["online"])
+
+
+def test_a_command_claims_its_targets_and_the_events_they_mean() -> None:
+    locked = command_effects("door.lock", {})
+    assert locked is not None
+    assert "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked" in locked
+    assert {"car.locked", "car.unlocked"} <= locked
+    assert "car.plugged_in" not in locked
+    charging = command_effects("charging.start", {})
+    assert charging is not None
+    assert "Vehicle.Powertrain.TractionBattery.Charging.IsCharging" in charging
+    assert {"car.charging_started", "car.charging_finished"} <= charging
+    climate = command_effects("hvac.set", {"temp_c": 21.0})
+    assert climate is not None
+    assert not any(ref.startswith("car.") for ref in climate)  # a cable plugged in is not its doing
+    assert command_effects("key.enroll", {}) is None

@@ -289,7 +289,7 @@ async def test_chains_deeper_than_the_limit_are_stopped(home: Home) -> None:
     home.engine.load(
         automation("a", TRIGGER, DeviceAction(w("actions/0"), "light:hall", "light.toggle"))
     )
-    home.registry._mark("garage_door:main", cause)
+    home.registry._mark("garage_door:main", cause, None)
     await trigger_door(home, "open")
     assert home.outcomes("a") == ["loop_stopped"]
     assert home.finished[0].error.startswith(f"chain of {MAX_CHAIN_DEPTH + 1} automations")

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, Select, delete, insert, select, update
 
 from smartev.cloud import audit
 from smartev.cloud import schema as t
@@ -98,6 +98,14 @@ def _scene(row: Row[Any]) -> StoredScene:
     )
 
 
+def _one(db: Connection, query: Select[Any], missing: str) -> Row[Any]:
+    """The first row ``query`` finds; :class:`NotFoundError` (``missing``) when there is none."""
+    row = db.execute(query).first()
+    if row is None:
+        raise NotFoundError(missing)
+    return row
+
+
 # ── automations ──────────────────────────────────────────────────────────────────────────────
 
 
@@ -111,11 +119,11 @@ def automations(db: Connection, household_id: str) -> list[StoredAutomation]:
 
 def automation(db: Connection, household_id: str, automation_id: str) -> StoredAutomation:
     a = t.automation.c
-    row = db.execute(
-        select(t.automation).where(a.household_id == household_id, a.id == automation_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"no automation {automation_id} in household {household_id}")
+    row = _one(
+        db,
+        select(t.automation).where(a.household_id == household_id, a.id == automation_id),
+        f"no automation {automation_id} in household {household_id}",
+    )
     return _automation(row)
 
 
@@ -286,11 +294,11 @@ def runs(db: Connection, automation_id: str, limit: int = RUNS_KEPT) -> list[Sto
 
 def run(db: Connection, automation_id: str, run_id: str) -> StoredRun:
     r = t.automation_run.c
-    row = db.execute(
-        select(t.automation_run).where(r.automation_id == automation_id, r.run_id == run_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"no run {run_id} of automation {automation_id}")
+    row = _one(
+        db,
+        select(t.automation_run).where(r.automation_id == automation_id, r.run_id == run_id),
+        f"no run {run_id} of automation {automation_id}",
+    )
     return _run(row)
 
 
@@ -307,11 +315,11 @@ def scenes(db: Connection, household_id: str) -> list[StoredScene]:
 
 def scene(db: Connection, household_id: str, scene_id: str) -> StoredScene:
     s = t.scene.c
-    row = db.execute(
-        select(t.scene).where(s.household_id == household_id, s.id == scene_id)
-    ).first()
-    if row is None:
-        raise NotFoundError(f"no scene {scene_id} in household {household_id}")
+    row = _one(
+        db,
+        select(t.scene).where(s.household_id == household_id, s.id == scene_id),
+        f"no scene {scene_id} in household {household_id}",
+    )
     return _scene(row)
 
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Final, Protocol
 
 from smartev.cloud.command_reasons import reason_text
 from smartev.cloud.commands import CommandRecord, CommandRelay
 from smartev.core.clock import Clock
+from smartev.core.errors import InvalidInputError
 from smartev.ecosystem.car_events import car_events
 from smartev.link.signing import MAX_TTL_S, ArgValue, decode_envelope
-from smartev.spec.car_device import car_action_ref, car_command_name
+from smartev.spec.car_device import CAR_EVENT_SIGNALS, car_action_ref, car_command_name
 from smartev.spec.devices import (
     ActionSpec,
     DeviceActionError,
@@ -34,12 +35,21 @@ from smartev.spec.devices import (
     PropertySpec,
     Scalar,
 )
-from smartev.vehicle.command_table import ALLOWED, COMMANDS, KEY_COMMANDS, Arg, vss_targets
+from smartev.vehicle.command_table import (
+    ALLOWED,
+    CHARGING,
+    COMMANDS,
+    KEY_COMMANDS,
+    Arg,
+    vss_targets,
+)
 from smartev.vehicle.keyring import Role
 
 # The longest life a command may have: an automation's command waits for nobody to tap, and on
 # a sped-up demo clock (60x) even the maximum is one second of real time.
 COMMAND_TTL_S: Final = MAX_TTL_S
+IS_CHARGING: Final = f"{CHARGING}.IsCharging"
+SENT_BY: Final = "automations"  # in the car's audit log: the household's service key sent it
 # After its expiry a command the car took may still be carried out (an actuator moving): how
 # long past the expiry a final state is waited for before the action counts as timed out.
 FINAL_GRACE_S: Final = 15.0
@@ -104,6 +114,22 @@ def commands_setting() -> Mapping[str, tuple[str, ...]]:
                 if name not in out.setdefault(path, []):
                     out[path].append(name)
     return {path: tuple(names) for path, names in out.items()}
+
+
+def command_effects(name: str, args: Mapping[str, Scalar]) -> frozenset[str] | None:
+    """What a command changes: its VSS targets, what charging makes of them, and the car events
+    those signals mean — the registry credits only these to the automation that sent it (a cable
+    plugged in by hand while the automation's ``hvac.set`` runs is nobody's loop)."""
+    if name not in COMMANDS or name in KEY_COMMANDS:
+        return None
+    try:
+        changed = set(vss_targets(name, args))
+    except InvalidInputError:
+        return None
+    if name in ("charging.start", "charging.stop"):
+        changed.add(IS_CHARGING)
+    events = {event for event, sig in CAR_EVENT_SIGNALS.items() if sig.path in changed}
+    return frozenset(changed | events)
 
 
 class CarDevice:
@@ -194,7 +220,9 @@ class CarDevice:
         command = decode_envelope(envelope).command  # the same reading the API does
         if command.car_id != self.car_id or command.name != name:
             raise DeviceActionError(f"{name}: signed for {command.car_id}/{command.name}")
-        record = await asyncio.to_thread(self._relay.submit, self.car_id, envelope)
+        record = await asyncio.to_thread(
+            functools.partial(self._relay.submit, self.car_id, envelope, sent_by=SENT_BY)
+        )
         final = await self._final(record.command_id, command.expires_at_us)
         if final.state == "executed":
             return {"command_id": final.command_id, "state": final.state}
@@ -204,6 +232,9 @@ class CarDevice:
             f"{name} {final.state} by car {self.car_id}"
             + (f" ({reason}): {words}" if reason else f": {words}")
         )
+
+    def changes_made_by(self, ref: str, args: Mapping[str, Scalar]) -> Collection[str] | None:
+        return command_effects(car_command_name(ref), args)
 
     async def _final(self, command_id: str, expires_at_us: int) -> CommandRecord:
         waiting = asyncio.ensure_future(self._relay.wait_final(command_id))

@@ -123,10 +123,18 @@ class CommandRelay:
 
     # ── requests ─────────────────────────────────────────────────────────────────────────
 
-    def submit(self, car_id: str, envelope: bytes, *, user_id: str | None = None) -> CommandRecord:
+    def submit(
+        self,
+        car_id: str,
+        envelope: bytes,
+        *,
+        user_id: str | None = None,
+        sent_by: str | None = None,
+    ) -> CommandRecord:
         """Store a signed command (its envelope is read, never changed) and try to deliver it.
 
         InvalidInputError when the envelope is malformed or names another car. With ``user_id``
+        (a person) or ``sent_by`` (a service of the cloud, such as the household's automations)
         the request is also written to the car's audit log, in the same transaction.
         """
         command = decode_envelope(envelope).command
@@ -161,7 +169,10 @@ class CommandRelay:
                     command_id=command_id, n=0, state=REQUESTED, reason="", ts_us=now_us
                 )
             )
-            if user_id is not None:
+            if user_id is not None or sent_by is not None:
+                detail = {"command_id": command_id, "name": command.name}
+                if sent_by is not None:
+                    detail["sent_by"] = sent_by
                 audit.record(
                     c,
                     ts_us=now_us,
@@ -169,7 +180,7 @@ class CommandRelay:
                     actor_id=user_id,
                     household_id=household_id,
                     car_id=car_id,
-                    detail={"command_id": command_id, "name": command.name},
+                    detail=detail,
                 )
         self._pending[command_id] = (car_id, command.expires_at_us)
         self._changed(

@@ -11,9 +11,9 @@ must not block.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final, Protocol, TypeAlias, runtime_checkable
 
 from smartev.core.clock import Clock
 from smartev.ecosystem.errors import UnknownDeviceError
@@ -27,8 +27,18 @@ from smartev.spec.devices import (
 log = logging.getLogger(__name__)
 
 # A device's changes this long after an automation asked it are that automation's doing (a
-# garage door reports "open" 12 s after "open" was asked): loop detection follows them.
+# garage door reports "open" 12 s after "open" was asked): loop detection follows them. A write
+# claims only the property written; a driver that declares an action's effects, only those.
 CAUSE_WINDOW_S: Final = 30.0
+
+
+@runtime_checkable
+class DeclaresEffects(Protocol):
+    """A driver that knows what an action changes (the car: a command's VSS targets and the
+    events they mean). Only those changes are the asking run's doing; without it, any change of
+    the device within the window is (a garage door's state, position and events alike)."""
+
+    def changes_made_by(self, ref: str, args: Mapping[str, Scalar]) -> Collection[str] | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +101,8 @@ class DeviceRegistry:
         self._drivers: dict[str, DeviceDriver] = {}
         self._values: dict[str, dict[str, Scalar]] = {}
         self._listeners: list[Listener] = []
-        self._causes: dict[str, tuple[RunContext, float]] = {}
+        # device → (the asking run, until when, the refs it may change: None = any)
+        self._causes: dict[str, tuple[RunContext, float, frozenset[str] | None]] = {}
 
     # --- devices ---
 
@@ -167,7 +178,10 @@ class DeviceRegistry:
         checked = driver.spec.action(ref).check_inputs(args, f"{device_id}/{ref}")
         if not driver.online:
             raise DeviceOfflineError(f"{device_id} is offline")
-        self._mark(device_id, context)
+        effects = (
+            driver.changes_made_by(ref, checked) if isinstance(driver, DeclaresEffects) else None
+        )
+        self._mark(device_id, context, effects)
         return await driver.call(ref, checked)
 
     async def write(
@@ -180,23 +194,28 @@ class DeviceRegistry:
         checked = spec.validate(value, f"{device_id}/{ref}")
         if not driver.online:
             raise DeviceOfflineError(f"{device_id} is offline")
-        self._mark(device_id, context)
+        self._mark(device_id, context, frozenset({ref}))
         await driver.write(ref, checked)
 
-    def _mark(self, device_id: str, context: RunContext | None) -> None:
+    def _mark(
+        self, device_id: str, context: RunContext | None, effects: Collection[str] | None
+    ) -> None:
         if context is None:
             self._causes.pop(device_id, None)
         else:
-            self._causes[device_id] = (context, self._clock.timestamp() + CAUSE_WINDOW_S)
+            until = self._clock.timestamp() + CAUSE_WINDOW_S
+            refs = None if effects is None else frozenset(effects)
+            self._causes[device_id] = (context, until, refs)
 
-    def _cause(self, device_id: str, now: float) -> RunContext | None:
+    def _cause(self, device_id: str, ref: str, now: float) -> RunContext | None:
         cause = self._causes.get(device_id)
         if cause is None:
             return None
-        if now > cause[1]:
+        context, until, refs = cause
+        if now > until:
             del self._causes[device_id]
             return None
-        return cause[0]
+        return context if refs is None or ref in refs else None
 
     # --- DeviceSink: what drivers report ---
 
@@ -212,13 +231,15 @@ class DeviceRegistry:
         if old == value and type(old) is type(value):
             return
         now = self._clock.timestamp()
-        self._emit(PropertyChange(device_id, ref, value, old, now, self._cause(device_id, now)))
+        self._emit(
+            PropertyChange(device_id, ref, value, old, now, self._cause(device_id, ref, now))
+        )
 
     def event_fired(self, device_id: str, ref: str, args: Mapping[str, Scalar]) -> None:
         if device_id not in self._drivers:
             return
         now = self._clock.timestamp()
-        self._emit(DeviceEvent(device_id, ref, dict(args), now, self._cause(device_id, now)))
+        self._emit(DeviceEvent(device_id, ref, dict(args), now, self._cause(device_id, ref, now)))
 
     def availability_changed(self, device_id: str, online: bool) -> None:
         if device_id not in self._drivers:

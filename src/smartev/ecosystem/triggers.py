@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
+from typing import ClassVar, Generic, TypeVar
 
 from smartev.core.clock import Clock
 from smartev.ecosystem.engine_values import (
@@ -90,35 +91,30 @@ class Timers:
 # --- watchers ---------------------------------------------------------------------------------
 
 
-class StateWatch:
-    """A state trigger on one entity: fires when the value changes as asked (and holds)."""
+_PropertyTrigger = TypeVar("_PropertyTrigger", bound=StateTrigger | NumericTrigger)
+
+
+class _PropertyWatch(Generic[_PropertyTrigger]):
+    """What the state and numeric_state watchers share: firing on a matching change at once,
+    or, with ``for:``, once the value held that long (a pending timer the next change ends)."""
 
     __slots__ = ("_fire", "_pending", "_timers", "entity", "trigger")
+    _KIND: ClassVar[str]  # the trigger's kind in TriggerInfo
 
-    def __init__(self, trigger: StateTrigger, entity: Entity, fire: Fire, timers: Timers) -> None:
+    def __init__(
+        self, trigger: _PropertyTrigger, entity: Entity, fire: Fire, timers: Timers
+    ) -> None:
         self.trigger = trigger
         self.entity = entity
         self._fire = fire
         self._timers = timers
         self._pending: asyncio.Task[None] | None = None
 
-    def changed(self, change: PropertyChange) -> None:
-        # Any change ends a pending ``for:`` (the value did not hold); the change itself may
-        # start a new one.
-        self.cancel()
+    def _matched(self, change: PropertyChange, description: str) -> None:
         trigger = self.trigger
-        if change.value is None:
-            return  # became unknown: never a match (the language has no "to: unknown")
-        if trigger.from_values and not one_of(change.old, trigger.from_values):
-            return
-        if trigger.to_values and not one_of(change.value, trigger.to_values):
-            return
-        description = f"{self.entity} changed from {show(change.old)} to {show(change.value)}"
-        if trigger.for_s > 0:
-            description += f" and stayed so for {show_duration(trigger.for_s)}"
         info = TriggerInfo(
             trigger.where.path,
-            "state",
+            self._KIND,
             trigger.id,
             description,
             device=change.device,
@@ -143,7 +139,30 @@ class StateWatch:
             self._pending = None
 
 
-class NumericWatch:
+class StateWatch(_PropertyWatch[StateTrigger]):
+    """A state trigger on one entity: fires when the value changes as asked (and holds)."""
+
+    __slots__ = ()
+    _KIND = "state"
+
+    def changed(self, change: PropertyChange) -> None:
+        # Any change ends a pending ``for:`` (the value did not hold); the change itself may
+        # start a new one.
+        self.cancel()
+        trigger = self.trigger
+        if change.value is None:
+            return  # became unknown: never a match (the language has no "to: unknown")
+        if trigger.from_values and not one_of(change.old, trigger.from_values):
+            return
+        if trigger.to_values and not one_of(change.value, trigger.to_values):
+            return
+        description = f"{self.entity} changed from {show(change.old)} to {show(change.value)}"
+        if trigger.for_s > 0:
+            description += f" and stayed so for {show_duration(trigger.for_s)}"
+        self._matched(change, description)
+
+
+class NumericWatch(_PropertyWatch[NumericTrigger]):
     """A numeric_state trigger on one entity: fires on the crossing into the range.
 
     ``armed`` is True while the value is outside the range (or unknown): only an armed watcher
@@ -153,7 +172,8 @@ class NumericWatch:
     does not (Home Assistant's behaviour).
     """
 
-    __slots__ = ("_fire", "_pending", "_timers", "armed", "entity", "trigger")
+    __slots__ = ("armed",)
+    _KIND = "numeric_state"
 
     def __init__(
         self,
@@ -163,11 +183,7 @@ class NumericWatch:
         timers: Timers,
         current: Scalar | None,
     ) -> None:
-        self.trigger = trigger
-        self.entity = entity
-        self._fire = fire
-        self._timers = timers
-        self._pending: asyncio.Task[None] | None = None
+        super().__init__(trigger, entity, fire, timers)
         self.armed = not self._inside(current)
 
     def _inside(self, value: Scalar | None) -> bool:
@@ -189,31 +205,7 @@ class NumericWatch:
         )
         if trigger.for_s > 0:
             description += f", and stayed so for {show_duration(trigger.for_s)}"
-        info = TriggerInfo(
-            trigger.where.path,
-            "numeric_state",
-            trigger.id,
-            description,
-            device=change.device,
-            ref=change.ref,
-            from_value=change.old,
-            to_value=change.value,
-            ts=change.ts,
-        )
-        if trigger.for_s <= 0:
-            self._fire(info, change.context)
-        else:
-            self._pending = self._timers.start(trigger.for_s, lambda: self._held(info, change))
-
-    def _held(self, info: TriggerInfo, change: PropertyChange) -> None:
-        self._pending = None
-        info.ts = change.ts + self.trigger.for_s
-        self._fire(info, change.context)
-
-    def cancel(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
+        self._matched(change, description)
 
 
 class EventWatch:

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from smartev.cloud import automation_store as store
-from smartev.cloud.api.common import HouseholdId, domain_errors, error_responses, from_us
-from smartev.cloud.api.devices import member_access
+from smartev.cloud.api.common import HouseholdId, error_responses, from_us
+from smartev.cloud.api.home_routes import member_access, read_one
 from smartev.cloud.deps import Caller, context, read_db
 from smartev.ecosystem.trace import Outcome
 
@@ -123,9 +123,7 @@ async def stored_automation(
     request: Request, household_id: str, automation_id: str
 ) -> store.StoredAutomation:
     """The stored automation (404 when the household has none of that id)."""
-    ctx = context(request)
-    with domain_errors():
-        return await read_db(ctx, lambda db: store.automation(db, household_id, automation_id))
+    return await read_one(request, lambda db: store.automation(db, household_id, automation_id))
 
 
 @router.get(
@@ -174,6 +172,5 @@ async def get_trace(
     live = None if hub is None or hub.engine is None else hub.engine.trace(run_id)
     if live is not None and live.automation_id == automation_id and live.finished is None:
         return trace_out(store.trace_data(live))
-    with domain_errors():
-        row = await read_db(ctx, lambda db: store.run(db, automation_id, run_id))
+    row = await read_one(request, lambda db: store.run(db, automation_id, run_id))
     return trace_out(row.trace)

@@ -9,18 +9,23 @@ the drivers of the household's cars run them by hand. A text that does not fit i
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from smartev.cloud import automation_store as store
 from smartev.cloud import schema as t
-from smartev.cloud.api.automation_traces import TraceOut, stored_automation, trace_out
-from smartev.cloud.api.common import HouseholdId, domain_errors, error_responses, from_us
-from smartev.cloud.api.devices import member_access
+from smartev.cloud.api.automation_traces import (
+    AutomationId,
+    TraceOut,
+    stored_automation,
+    trace_out,
+)
+from smartev.cloud.api.common import HouseholdId, error_responses, from_us
+from smartev.cloud.api.home_routes import control_access, member_access, owner_access, write_db
 from smartev.cloud.deps import Caller, context, now_us, read_db
 from smartev.cloud.home_hub import HomeHub
 from smartev.ecosystem.errors import AutomationError
@@ -30,10 +35,7 @@ router = APIRouter(prefix="/api/v1/households", tags=["automations"])
 
 MAX_SOURCE_CHARS: Final = 64 * 1024
 _AUTOMATIONS = "/{household_id}/automations"
-
-AutomationId = Annotated[
-    str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="The automation's id.")
-]
+_OWNER_ONLY = "edit its automations"
 Scalar = bool | int | float | str
 
 
@@ -162,6 +164,36 @@ async def validate_automation(
     return ValidationOut(ok=True, alias=automation.alias, problems=[])
 
 
+async def _save(
+    request: Request,
+    household_id: str,
+    automation_id: str,
+    body: AutomationIn,
+    actor_id: str,
+    save: Callable[..., store.StoredAutomation],
+) -> AutomationOut:
+    """Check the text against the household (AutomationError: 422 with problems), store it with
+    ``save`` (:func:`store.add_automation` or :func:`store.change_automation`), then load it."""
+    ctx = context(request)
+    hub = await ctx.homes.hub(household_id)
+    automation = hub.parse(automation_id, body.source)
+    stored = await write_db(
+        request,
+        lambda db: save(
+            db,
+            household_id=household_id,
+            automation_id=automation_id,
+            alias=automation.alias,
+            source=body.source,
+            enabled=body.enabled,
+            actor_id=actor_id,
+            now_us=now_us(ctx),
+        ),
+    )
+    hub.load(automation_id, body.source, enabled=body.enabled)
+    return AutomationOut.of(stored, hub)
+
+
 @router.post(
     _AUTOMATIONS,
     status_code=status.HTTP_201_CREATED,
@@ -171,31 +203,11 @@ async def validate_automation(
 async def create_automation(
     household_id: HouseholdId, body: AutomationIn, caller: Caller, request: Request
 ) -> AutomationOut:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its automations")
-    hub = await ctx.homes.hub(household_id)
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
     automation_id = t.new_id("aut")
-    automation = hub.parse(automation_id, body.source)  # AutomationError: 422 with problems
-
-    def write() -> store.StoredAutomation:
-        with ctx.db.begin() as db:
-            return store.add_automation(
-                db,
-                household_id=household_id,
-                automation_id=automation_id,
-                alias=automation.alias,
-                source=body.source,
-                enabled=body.enabled,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        stored = await asyncio.to_thread(write)
-    hub.load(automation_id, body.source, enabled=body.enabled)
-    return AutomationOut.of(stored, hub)
+    return await _save(
+        request, household_id, automation_id, body, caller.user_id, store.add_automation
+    )
 
 
 @router.get(
@@ -223,31 +235,11 @@ async def update_automation(
     caller: Caller,
     request: Request,
 ) -> AutomationOut:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its automations")
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
     await stored_automation(request, household_id, automation_id)
-    hub = await ctx.homes.hub(household_id)
-    automation = hub.parse(automation_id, body.source)
-
-    def write() -> store.StoredAutomation:
-        with ctx.db.begin() as db:
-            return store.change_automation(
-                db,
-                household_id=household_id,
-                automation_id=automation_id,
-                alias=automation.alias,
-                source=body.source,
-                enabled=body.enabled,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        stored = await asyncio.to_thread(write)
-    hub.load(automation_id, body.source, enabled=body.enabled)
-    return AutomationOut.of(stored, hub)
+    return await _save(
+        request, household_id, automation_id, body, caller.user_id, store.change_automation
+    )
 
 
 @router.delete(
@@ -261,22 +253,17 @@ async def delete_automation(
     household_id: HouseholdId, automation_id: AutomationId, caller: Caller, request: Request
 ) -> None:
     ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its automations")
-
-    def write() -> None:
-        with ctx.db.begin() as db:
-            store.remove_automation(
-                db,
-                household_id=household_id,
-                automation_id=automation_id,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        await asyncio.to_thread(write)
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
+    await write_db(
+        request,
+        lambda db: store.remove_automation(
+            db,
+            household_id=household_id,
+            automation_id=automation_id,
+            actor_id=caller.user_id,
+            now_us=now_us(ctx),
+        ),
+    )
     hub = ctx.homes.started_hub(household_id)
     if hub is not None:
         hub.unload(automation_id)
@@ -300,9 +287,7 @@ async def run_automation(
     ] = False,
 ) -> TraceOut:
     ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_control("running automations")
+    await control_access(request, household_id, caller.user_id, "running automations")
     await stored_automation(request, household_id, automation_id)
     hub = await ctx.homes.hub(household_id)
     engine = hub.engine

@@ -20,9 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smartev.cloud.access import may_see_signal
 from smartev.cloud.api.common import ErrorBody, HouseholdId, domain_errors, error_responses
+from smartev.cloud.api.home_routes import control_access
+from smartev.cloud.api.home_routes import member_access as member_access
 from smartev.cloud.car_device import CarCommandTimeoutError, CarDevice
-from smartev.cloud.deps import Caller, context, now_us, read_db
-from smartev.cloud.home_access import HomeAccess, home_access
+from smartev.cloud.deps import Caller, context
+from smartev.cloud.home_access import HomeAccess
 from smartev.cloud.home_hub import HomeHub
 from smartev.core.clock import Clock
 from smartev.ecosystem.errors import UnknownDeviceError
@@ -217,13 +219,6 @@ def _detail_out(access: HomeAccess, driver: DeviceDriver) -> DeviceDetailOut:
     return DeviceDetailOut(**base.model_dump(), services=services)
 
 
-async def member_access(request: Request, household_id: str, caller_id: str) -> HomeAccess:
-    """The caller's access to the household (404 for a stranger)."""
-    ctx = context(request)
-    with domain_errors():
-        return await read_db(ctx, lambda db: home_access(db, household_id, caller_id, now_us(ctx)))
-
-
 def _visible(hub: HomeHub, access: HomeAccess, driver: DeviceDriver) -> bool:
     return not isinstance(driver, CarDevice) or access.sees_car(driver.car_id)
 
@@ -239,6 +234,16 @@ def _device(hub: HomeHub, access: HomeAccess, device_id: str) -> DeviceDriver:
             detail=f"no device {device_id} in household {access.household_id} for you",
         )
     return driver
+
+
+async def _controlled_device(
+    request: Request, household_id: str, caller_id: str, device_id: str
+) -> tuple[HomeAccess, HomeHub, DeviceDriver]:
+    """The caller's access, the household's hub and the device, when the caller may control
+    it (403 for others; 404 for a stranger or a device the caller does not see)."""
+    access = await control_access(request, household_id, caller_id, "controlling devices")
+    hub = await context(request).homes.hub(household_id)
+    return access, hub, _device(hub, access, device_id)
 
 
 def _unprocessable(loc: tuple[str, ...], message: str) -> RequestValidationError:
@@ -314,17 +319,12 @@ async def call_action(
     caller: Caller,
     request: Request,
 ) -> ActionResultOut:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_control("controlling devices")
-    hub = await ctx.homes.hub(household_id)
-    driver = _device(hub, access, device_id)
+    access, hub, driver = await _controlled_device(request, household_id, caller.user_id, device_id)
     if isinstance(driver, CarDevice):
         with domain_errors():
             access.require_car_command(driver.car_id, car_command_name(action_ref))
     outputs: Mapping[str, Scalar] = await run_device_work(
-        ctx.clock,
+        context(request).clock,
         hub.registry.call(device_id, action_ref, body.data),
         f"{device_id}/{action_ref}",
     )
@@ -346,12 +346,7 @@ async def write_property(
     caller: Caller,
     request: Request,
 ) -> None:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_control("controlling devices")
-    hub = await ctx.homes.hub(household_id)
-    driver = _device(hub, access, device_id)
+    _, hub, driver = await _controlled_device(request, household_id, caller.user_id, device_id)
     spec = driver.spec.properties.get(property_ref)
     if spec is None:
         raise HTTPException(
@@ -367,7 +362,7 @@ async def write_property(
             status.HTTP_409_CONFLICT, detail=f"{device_id}/{property_ref} is read-only"
         )
     await run_device_work(
-        ctx.clock,
+        context(request).clock,
         hub.registry.write(device_id, property_ref, body.value),
         f"{device_id}/{property_ref}",
     )

@@ -4,7 +4,7 @@ and the drivers of the household's cars activate them."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -20,8 +20,14 @@ from smartev.cloud.api.automations import (
     ProblemOut,
     problems_of,
 )
-from smartev.cloud.api.common import HouseholdId, domain_errors, error_responses, from_us
-from smartev.cloud.api.devices import member_access
+from smartev.cloud.api.common import HouseholdId, error_responses, from_us
+from smartev.cloud.api.home_routes import (
+    control_access,
+    member_access,
+    owner_access,
+    read_one,
+    write_db,
+)
 from smartev.cloud.deps import Caller, context, now_us, read_db
 from smartev.cloud.home_hub import HomeHub
 from smartev.ecosystem.errors import AutomationError
@@ -31,6 +37,7 @@ router = APIRouter(prefix="/api/v1/households", tags=["scenes"])
 
 SceneId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="The scene's id.")]
 _SCENES = "/{household_id}/scenes"
+_OWNER_ONLY = "edit its scenes"
 
 
 class SceneIn(BaseModel):
@@ -96,9 +103,37 @@ def _steps(steps: list[TraceStep]) -> list[StepOut]:
 
 
 async def _stored(request: Request, household_id: str, scene_id: str) -> store.StoredScene:
+    return await read_one(request, lambda db: store.scene(db, household_id, scene_id))
+
+
+async def _save(
+    request: Request,
+    household_id: str,
+    scene_id: str,
+    body: SceneIn,
+    actor_id: str,
+    save: Callable[..., store.StoredScene],
+) -> SceneOut:
+    """Check the text against the household's devices (AutomationError: 422 with problems),
+    store it with ``save`` (:func:`store.add_scene` or :func:`store.change_scene`), then put it
+    in the hub."""
     ctx = context(request)
-    with domain_errors():
-        return await read_db(ctx, lambda db: store.scene(db, household_id, scene_id))
+    hub = await ctx.homes.hub(household_id)
+    scene = hub.parse_scene(body.source)
+    stored = await write_db(
+        request,
+        lambda db: save(
+            db,
+            household_id=household_id,
+            scene_id=scene_id,
+            name=scene.name,
+            source=body.source,
+            actor_id=actor_id,
+            now_us=now_us(ctx),
+        ),
+    )
+    hub.put_scene(scene_id, scene)
+    return SceneOut.of(stored, hub)
 
 
 @router.get(_SCENES, responses=error_responses(401, 404), summary="The household's scenes")
@@ -121,30 +156,9 @@ async def list_scenes(
 async def create_scene(
     household_id: HouseholdId, body: SceneIn, caller: Caller, request: Request
 ) -> SceneOut:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its scenes")
-    hub = await ctx.homes.hub(household_id)
-    scene = hub.parse_scene(body.source)  # AutomationError: 422 with problems
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
     scene_id = t.new_id("scn")
-
-    def write() -> store.StoredScene:
-        with ctx.db.begin() as db:
-            return store.add_scene(
-                db,
-                household_id=household_id,
-                scene_id=scene_id,
-                name=scene.name,
-                source=body.source,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        stored = await asyncio.to_thread(write)
-    hub.put_scene(scene_id, scene)
-    return SceneOut.of(stored, hub)
+    return await _save(request, household_id, scene_id, body, caller.user_id, store.add_scene)
 
 
 @router.get(_SCENES + "/{scene_id}", responses=error_responses(401, 404), summary="One scene")
@@ -168,30 +182,9 @@ async def update_scene(
     caller: Caller,
     request: Request,
 ) -> SceneOut:
-    ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its scenes")
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
     await _stored(request, household_id, scene_id)
-    hub = await ctx.homes.hub(household_id)
-    scene = hub.parse_scene(body.source)
-
-    def write() -> store.StoredScene:
-        with ctx.db.begin() as db:
-            return store.change_scene(
-                db,
-                household_id=household_id,
-                scene_id=scene_id,
-                name=scene.name,
-                source=body.source,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        stored = await asyncio.to_thread(write)
-    hub.put_scene(scene_id, scene)
-    return SceneOut.of(stored, hub)
+    return await _save(request, household_id, scene_id, body, caller.user_id, store.change_scene)
 
 
 @router.delete(
@@ -205,22 +198,17 @@ async def delete_scene(
     household_id: HouseholdId, scene_id: SceneId, caller: Caller, request: Request
 ) -> None:
     ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_owner("edit its scenes")
-
-    def write() -> None:
-        with ctx.db.begin() as db:
-            store.remove_scene(
-                db,
-                household_id=household_id,
-                scene_id=scene_id,
-                actor_id=caller.user_id,
-                now_us=now_us(ctx),
-            )
-
-    with domain_errors():
-        await asyncio.to_thread(write)
+    await owner_access(request, household_id, caller.user_id, _OWNER_ONLY)
+    await write_db(
+        request,
+        lambda db: store.remove_scene(
+            db,
+            household_id=household_id,
+            scene_id=scene_id,
+            actor_id=caller.user_id,
+            now_us=now_us(ctx),
+        ),
+    )
     hub = ctx.homes.started_hub(household_id)
     if hub is not None:
         hub.drop_scene(scene_id)
@@ -235,9 +223,7 @@ async def activate_scene(
     household_id: HouseholdId, scene_id: SceneId, caller: Caller, request: Request
 ) -> ActivationOut:
     ctx = context(request)
-    access = await member_access(request, household_id, caller.user_id)
-    with domain_errors():
-        access.require_control("activating scenes")
+    await control_access(request, household_id, caller.user_id, "activating scenes")
     stored = await _stored(request, household_id, scene_id)
     hub = await ctx.homes.hub(household_id)
     engine = hub.engine
