@@ -101,6 +101,7 @@ class DeviceRegistry:
         self._drivers: dict[str, DeviceDriver] = {}
         self._values: dict[str, dict[str, Scalar]] = {}
         self._listeners: list[Listener] = []
+        self._declaring: set[str] = set()  # drivers that declare their actions' effects
         # device → (the asking run, until when, the refs it may change: None = any)
         self._causes: dict[str, tuple[RunContext, float, frozenset[str] | None]] = {}
 
@@ -111,11 +112,14 @@ class DeviceRegistry:
         if device_id in self._drivers:
             raise ValueError(f"device {device_id} is already registered")
         self._drivers[device_id] = driver
+        if isinstance(driver, DeclaresEffects):  # once: a protocol check is not free
+            self._declaring.add(device_id)
         self._values[device_id] = dict(driver.values())
         driver.attach(self)
 
     def remove(self, device_id: str) -> None:
         self._drivers.pop(device_id, None)
+        self._declaring.discard(device_id)
         self._values.pop(device_id, None)
         self._causes.pop(device_id, None)
 
