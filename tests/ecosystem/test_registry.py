@@ -10,6 +10,7 @@ from smartev.core.clock import SimClock
 from smartev.ecosystem.registry import (
     CAUSE_WINDOW_S,
     DeviceEvent,
+    DeviceListChange,
     DeviceRegistry,
     Happening,
     PropertyChange,
@@ -78,3 +79,18 @@ async def test_a_call_without_a_run_clears_the_credit() -> None:
     await registry.call("light:hall", "light.turn_off", {}, None)  # a person in the app
     light.report("light.on", False)
     assert causes(seen) == {"light.on": None}
+
+
+async def test_devices_joining_and_leaving_are_reported_once() -> None:
+    light = kind_device("light:hall", light__on=False, light__brightness=0)
+    clock = SimClock(speed=None)
+    registry = DeviceRegistry(clock)
+    seen: list[Happening] = []
+    registry.subscribe(seen.append)
+    registry.add(light)
+    registry.remove("light:hall")
+    registry.remove("light:hall")  # already gone: nothing to report
+    assert seen == [
+        DeviceListChange("light:hall", True, clock.timestamp()),
+        DeviceListChange("light:hall", False, clock.timestamp()),
+    ]

@@ -39,6 +39,7 @@ from smartev.ecosystem.ha_discovery import (
 )
 from smartev.ecosystem.registry import (
     AvailabilityChange,
+    DeviceListChange,
     DeviceRegistry,
     Happening,
     PropertyChange,
@@ -183,7 +184,8 @@ class HomeAssistantBridge:
             await asyncio.wait([task])
 
     def device_added(self, device_id: str) -> None:
-        """Publish a device added to the registry after the bridge started."""
+        """Publish a device added to the registry after the bridge started (the registry's
+        ``DeviceListChange`` calls it; a composition may too)."""
         self._outbox.put_nowait(_Job(_JobKind.DEVICE, device_id))
 
     def device_removed(self, device_id: str) -> None:
@@ -310,6 +312,11 @@ class HomeAssistantBridge:
             )
         elif isinstance(happening, AvailabilityChange):
             self._outbox.put_nowait(_Job(_JobKind.AVAILABILITY, happening.device))
+        elif isinstance(happening, DeviceListChange):  # a car paired, a device attached later
+            if happening.added:
+                self.device_added(happening.device)
+            else:
+                self.device_removed(happening.device)
 
     # --- what Home Assistant sends ---
 

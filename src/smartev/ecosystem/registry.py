@@ -89,7 +89,16 @@ class AvailabilityChange:
     ts: float
 
 
-Happening: TypeAlias = PropertyChange | DeviceEvent | AvailabilityChange
+@dataclass(frozen=True, slots=True)
+class DeviceListChange:
+    """A device joined (``added``) or left the household's registry."""
+
+    device: str
+    added: bool
+    ts: float
+
+
+Happening: TypeAlias = PropertyChange | DeviceEvent | AvailabilityChange | DeviceListChange
 Listener: TypeAlias = Callable[[Happening], None]
 
 
@@ -116,12 +125,15 @@ class DeviceRegistry:
             self._declaring.add(device_id)
         self._values[device_id] = dict(driver.values())
         driver.attach(self)
+        self._emit(DeviceListChange(device_id, True, self._clock.timestamp()))
 
     def remove(self, device_id: str) -> None:
-        self._drivers.pop(device_id, None)
+        if self._drivers.pop(device_id, None) is None:
+            return
         self._declaring.discard(device_id)
         self._values.pop(device_id, None)
         self._causes.pop(device_id, None)
+        self._emit(DeviceListChange(device_id, False, self._clock.timestamp()))
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self._drivers
