@@ -13,6 +13,7 @@ from smartev.ecosystem.automation_context import (
     PLACE_CAR,
     AutomationReader,
     known_list,
+    read_items,
 )
 from smartev.ecosystem.automation_triggers import bounds, kind_of, property_values
 from smartev.ecosystem.model import (
@@ -28,7 +29,7 @@ from smartev.ecosystem.model import (
     Where,
     ZoneCondition,
 )
-from smartev.ecosystem.yaml_nodes import describe, items_of, join, line_of
+from smartev.ecosystem.yaml_nodes import items_of, join, line_of
 from smartev.spec.errors import show_value
 
 _LOGIC: Final[dict[str, type[AndCondition | OrCondition | NotCondition]]] = {
@@ -42,20 +43,7 @@ def read_conditions(
     r: AutomationReader, node: Node, path: str, *, allow_empty: bool = True
 ) -> tuple[Condition, ...] | None:
     """A list of conditions (one mapping counts as a list of one); ``None`` if any is bad."""
-    if isinstance(node, ScalarNode) or (
-        isinstance(node, SequenceNode) and not node.value and not allow_empty
-    ):
-        r.fail(node, path, f"expected a non-empty list of conditions, not {describe(node)}")
-        return None
-    out: list[Condition] = []
-    ok = True
-    for i, item in items_of(node):
-        condition = read_condition(r, item, join(path, i))
-        if condition is None:
-            ok = False
-        else:
-            out.append(condition)
-    return tuple(out) if ok else None
+    return read_items(r, node, path, "conditions", read_condition, allow_empty=allow_empty)
 
 
 def read_condition(r: AutomationReader, node: Node, path: str) -> Condition | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import time
-from typing import Final
+from typing import Final, TypeVar
 
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from smartev.ecosystem.model import Entity
 from smartev.ecosystem.yaml_nodes import NodeReader, describe, items_of, join
@@ -230,6 +230,39 @@ class AutomationReader(NodeReader):
             self.fail(node, path, str(exc) + yaml11_hint(prop, value))
             return None
 
+    def typed_args(
+        self,
+        node: Node,
+        path: str,
+        specs: tuple[PropertySpec, ...],
+        *,
+        unknown: str,
+        label: str,
+    ) -> dict[str, Scalar] | None:
+        """A ``data:`` mapping of named values, each checked against its spec (an action's
+        inputs, an event's arguments). ``unknown`` is the problem for a name not in ``specs``,
+        with ``{name}`` and ``{known}``; ``label`` names a value in a refusal."""
+        by_name = {spec.name: spec for spec in specs}
+        pairs = self.pairs(node, path, "data")
+        if pairs is None:
+            return None
+        out: dict[str, Scalar] = {}
+        ok = True
+        for name, key_node, value_node in pairs:
+            arg_path = join(path, name)
+            spec = by_name.get(name)
+            if spec is None:
+                known = ", ".join(by_name) or "none"
+                self.fail(key_node, arg_path, unknown.format(name=repr(name), known=known))
+                ok = False
+                continue
+            value = self.value_for(value_node, arg_path, spec, f"{label} {name}")
+            if value is None:
+                ok = False
+            else:
+                out[name] = value
+        return out if ok else None
+
     # --- durations, times of day, weekdays ----------------------------------------------------
 
     def duration(self, node: Node, path: str) -> float | None:
@@ -340,3 +373,33 @@ class AutomationReader(NodeReader):
                 )
                 ok = False
         return frozenset(days) if ok and days else None
+
+
+T = TypeVar("T")
+
+
+def read_items(
+    r: AutomationReader,
+    node: Node,
+    path: str,
+    what: str,
+    read_one: Callable[[AutomationReader, Node, str], T | None],
+    *,
+    allow_empty: bool,
+) -> tuple[T, ...] | None:
+    """A list of ``what`` (one mapping counts as a list of one), each read by ``read_one``;
+    ``None`` if any is bad (every bad one is reported)."""
+    if isinstance(node, ScalarNode) or (
+        isinstance(node, SequenceNode) and not node.value and not allow_empty
+    ):
+        r.fail(node, path, f"expected a non-empty list of {what}, not {describe(node)}")
+        return None
+    out: list[T] = []
+    ok = True
+    for i, item in items_of(node):
+        one = read_one(r, item, join(path, i))
+        if one is None:
+            ok = False
+        else:
+            out.append(one)
+    return tuple(out) if ok else None

@@ -226,26 +226,16 @@ def _event(r: AutomationReader, f: dict[str, Node], path: str, where: Where) -> 
     if event is None:
         return None
     ref = str(f["event"].value)
-    data: dict[str, Scalar] = {}
-    ok = True
+    data: dict[str, Scalar] | None = {}
     if "data" in f:
-        args = {a.name: a for a in event.args}
-        pairs = r.pairs(f["data"], join(path, "data"), "data")
-        ok = pairs is not None
-        for name, key_node, value_node in pairs or ():
-            arg_path = join(join(path, "data"), name)
-            arg = args.get(name)
-            if arg is None:
-                known = ", ".join(args) or "none"
-                r.fail(key_node, arg_path, f"event {ref} has no argument {name!r}; it has: {known}")
-                ok = False
-                continue
-            value = r.value_for(value_node, arg_path, arg, f"{ref} argument {name}")
-            if value is None:
-                ok = False
-            else:
-                data[name] = value
-    if not ok:
+        data = r.typed_args(
+            f["data"],
+            join(path, "data"),
+            event.args,
+            unknown=f"event {ref} has no argument {{name}}; it has: {{known}}",
+            label=f"{ref} argument",
+        )
+    if data is None:
         return None
     return EventTrigger(where, device_id, ref, data)
 

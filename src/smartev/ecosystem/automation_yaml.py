@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from smartev.ecosystem.automation_conditions import read_condition, read_conditions
 from smartev.ecosystem.automation_context import (
     AutomationContext,
     AutomationReader,
     known_list,
+    read_items,
 )
 from smartev.ecosystem.automation_triggers import read_triggers
 from smartev.ecosystem.model import (
@@ -149,20 +150,7 @@ def read_actions(
     r: AutomationReader, node: Node, path: str, *, allow_empty: bool = False
 ) -> tuple[Action, ...] | None:
     """A list of actions (one mapping counts as a list of one); ``None`` if any is bad."""
-    if isinstance(node, ScalarNode) or (
-        isinstance(node, SequenceNode) and not node.value and not allow_empty
-    ):
-        r.fail(node, path, f"expected a non-empty list of actions, not {describe(node)}")
-        return None
-    out: list[Action] = []
-    ok = True
-    for i, item in items_of(node):
-        action = read_action(r, item, join(path, i))
-        if action is None:
-            ok = False
-        else:
-            out.append(action)
-    return tuple(out) if ok else None
+    return read_items(r, node, path, "actions", read_action, allow_empty=allow_empty)
 
 
 def read_action(r: AutomationReader, node: Node, path: str) -> Action | None:
@@ -203,27 +191,17 @@ def _device_action(
     if action is None:
         return None
     ref = str(f["action"].value)
-    inputs = {p.name: p for p in action.inputs}
-    args: dict[str, Scalar] = {}
-    ok = True
+    args: dict[str, Scalar] | None = {}
     owner = f.get("data", f["action"])
     if "data" in f:
-        pairs = r.pairs(f["data"], join(path, "data"), "data")
-        ok = pairs is not None
-        for name, key_node, value_node in pairs or ():
-            arg_path = join(join(path, "data"), name)
-            arg = inputs.get(name)
-            if arg is None:
-                known = ", ".join(inputs) or "none"
-                r.fail(key_node, arg_path, f"action {ref} has no input {name!r}; inputs: {known}")
-                ok = False
-                continue
-            value = r.value_for(value_node, arg_path, arg, f"{device_id} {ref} input {name}")
-            if value is None:
-                ok = False
-            else:
-                args[name] = value
-    if not ok:
+        args = r.typed_args(
+            f["data"],
+            join(path, "data"),
+            action.inputs,
+            unknown=f"action {ref} has no input {{name}}; inputs: {{known}}",
+            label=f"{device_id} {ref} input",
+        )
+    if args is None:
         return None
     try:
         checked = action.check_inputs(args, f"{device_id} {ref}")
