@@ -36,7 +36,6 @@ router = APIRouter(prefix="/api/v1/households", tags=["automations"])
 MAX_SOURCE_CHARS: Final = 64 * 1024
 _AUTOMATIONS = "/{household_id}/automations"
 _OWNER_ONLY = "edit its automations"
-Scalar = bool | int | float | str
 
 
 class ProblemOut(BaseModel):
