@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Select, func, insert, select, update
 from smartev.cloud import audit
 from smartev.cloud import schema as t
 from smartev.cloud.db import Database
+from smartev.cloud.group_commit import GroupCommit
 from smartev.cloud.pairing import ensure_car
 from smartev.core.clock import Clock
 from smartev.core.errors import InvalidInputError
@@ -81,6 +82,19 @@ class CommandUpdate:
     ts_us: int
 
 
+@dataclass(slots=True)
+class _Step:
+    """A new state for one command, as queued for the next group of state writes."""
+
+    command_id: str
+    state: str
+    reason: str
+    ts_us: int
+    car_id: str | None  # the reporting car: a report about another car's command is ignored
+    only_pending: bool
+    over: bool = False  # set when written: the command had already ended
+
+
 def _ignore(_update: CommandUpdate) -> None:
     pass
 
@@ -110,6 +124,7 @@ class CommandRelay:
         # car id -> command ids sent over the car's current connection (not sent twice on it).
         self._sent: dict[str, set[str]] = {}
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._states = GroupCommit(db, self._write_step)
         with db.connect() as c:
             rows = c.execute(
                 select(t.command.c.id, t.command.c.car_id, t.command.c.expires_us).where(
@@ -276,48 +291,66 @@ class CommandRelay:
         car_id: str | None = None,
         only_pending: bool = False,
     ) -> None:
-        """Store one new state unless the command is over (or not the car's, or not pending)."""
-        with self._db.begin() as c:
-            row = c.execute(
-                select(
-                    t.command.c.car_id,
-                    t.command.c.user_id,
-                    t.command.c.name,
-                    t.command.c.state,
-                    t.command.c.pending,
-                ).where(t.command.c.id == command_id)
-            ).first()
-            if row is None or (car_id is not None and row.car_id != car_id):
-                return  # not a command of this car: a confused or malicious report
-            if row.state in FINAL or (only_pending and not row.pending):
+        """Store one new state unless the command is over (or not the car's, or not pending).
+
+        States reported at the same time (many cars, or a car's delivered/accepted/executed in
+        quick succession) share one transaction: see :class:`GroupCommit`.
+        """
+        step = _Step(command_id, state, reason, ts_us, car_id, only_pending)
+        update = self._states.run(step)
+        if update is None:
+            if step.over:
                 self._pending.pop(command_id, None)
-                return
-            # Conditional on the state read above: of two writers (the sweep, the car's report)
-            # only one moves the command on; the other sees zero rows and stops.
-            moved = c.execute(
-                update(t.command)
-                .where(t.command.c.id == command_id, t.command.c.state == row.state)
-                .values(state=state, pending=False)
-            ).rowcount
-            if moved != 1:
-                return
-            n = c.execute(
-                select(func.count())
-                .select_from(t.command_state)
-                .where(t.command_state.c.command_id == command_id)
-            ).scalar_one()
-            c.execute(
-                insert(t.command_state).values(
-                    command_id=command_id, n=n, state=state, reason=reason, ts_us=ts_us
-                )
-            )
+            return
         self._pending.pop(command_id, None)
         with self._lock:
-            sent = self._sent.get(row.car_id)
+            sent = self._sent.get(update.car_id)
             if sent is not None:
                 sent.discard(command_id)
-        self._changed(
-            CommandUpdate(row.car_id, command_id, row.user_id, row.name, state, reason, ts_us)
+        self._changed(update)
+
+    @staticmethod
+    def _write_step(c: Connection, step: _Step) -> CommandUpdate | None:
+        """One state in the group's transaction; the update to announce, or None."""
+        row = c.execute(
+            select(
+                t.command.c.car_id,
+                t.command.c.user_id,
+                t.command.c.name,
+                t.command.c.state,
+                t.command.c.pending,
+            ).where(t.command.c.id == step.command_id)
+        ).first()
+        if row is None or (step.car_id is not None and row.car_id != step.car_id):
+            return None  # not a command of this car: a confused or malicious report
+        if row.state in FINAL or (step.only_pending and not row.pending):
+            step.over = True
+            return None
+        # Conditional on the state read above: of two writers (the sweep, the car's report)
+        # only one moves the command on; the other sees zero rows and stops.
+        moved = c.execute(
+            update(t.command)
+            .where(t.command.c.id == step.command_id, t.command.c.state == row.state)
+            .values(state=step.state, pending=False)
+        ).rowcount
+        if moved != 1:
+            return None
+        n = c.execute(
+            select(func.count())
+            .select_from(t.command_state)
+            .where(t.command_state.c.command_id == step.command_id)
+        ).scalar_one()
+        c.execute(
+            insert(t.command_state).values(
+                command_id=step.command_id,
+                n=n,
+                state=step.state,
+                reason=step.reason,
+                ts_us=step.ts_us,
+            )
+        )
+        return CommandUpdate(
+            row.car_id, step.command_id, row.user_id, row.name, step.state, step.reason, step.ts_us
         )
 
     def _changed(self, update: CommandUpdate) -> None:
