@@ -1,6 +1,8 @@
 """Group commit: concurrent writes share a transaction; a failing write fails only itself."""
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,23 @@ from smartev.cloud.group_commit import GroupCommit
 
 @pytest.fixture
 def db(tmp_path: Path):
-    database = Database(default_url(tmp_path))
+    database = CountingDatabase(default_url(tmp_path))
     with database.begin() as c:
         c.execute(text("CREATE TABLE item (n INTEGER PRIMARY KEY)"))
     yield database
     database.close()
+
+
+class CountingDatabase(Database):
+    """A database that numbers its transactions, so a test can tell which writes shared one."""
+
+    transactions = 0
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        self.transactions += 1
+        with super().begin() as c:
+            yield c
 
 
 def _count(db: Database) -> int:
@@ -24,12 +38,12 @@ def _count(db: Database) -> int:
         return int(c.execute(text("SELECT count(*) FROM item")).scalar_one())
 
 
-def test_writes_queued_during_a_commit_share_the_next_transaction(db: Database) -> None:
+def test_writes_queued_during_a_commit_share_the_next_transaction(db: CountingDatabase) -> None:
     first_writing, release = threading.Event(), threading.Event()
     transactions: dict[int, list[int]] = {}
 
     def write(c: Connection, n: int) -> int:
-        transactions.setdefault(id(c), []).append(n)
+        transactions.setdefault(db.transactions, []).append(n)
         c.execute(text("INSERT INTO item (n) VALUES (:n)"), {"n": n})
         if n == 0:
             first_writing.set()
