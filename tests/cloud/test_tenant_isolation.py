@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from smartev.cloud import automation_store as store
-from smartev.cloud import home_store
+from smartev.cloud import home_store, key_registration
 from smartev.cloud import schema as t
 from smartev.cloud.households import create_household
 from smartev.ecosystem.trace import Outcome, Trace, TriggerInfo
+from smartev.link.signing import KeyAlgorithm, generate_key, public_key_bytes
 from tests.cloud.server import RunningCloud, running_cloud
 
 PUBLIC = {
@@ -67,7 +68,7 @@ AC = "Vehicle.Cabin.HVAC.IsAirConditioningActive"
 def make_tenant(cloud: RunningCloud, email: str, car_id: str, friend_email: str) -> Tenant:
     """A user who owns a household with a member, a paired car, a drive, a charging session,
     a state interval, a geofence, a pending invite, a grant and a command; an automation with a
-    run's trace, a scene and a notification (the car is the household's device)."""
+    run's trace, a scene and a notification (the car is the household's device); a device key."""
     db = cloud.ctx.db
     accounts = cloud.ctx.accounts
     now = _now_us(cloud)
@@ -215,6 +216,13 @@ def make_tenant(cloud: RunningCloud, email: str, car_id: str, friend_email: str)
             c, household_id=household_id, user_ids=[user_id], title="t", message="m", now_us=now
         )
         notification_id = home_store.notifications(c, user_id)[0].id
+        device_key, _ = key_registration.register(
+            c,
+            user_id=user_id,
+            public_key=public_key_bytes(generate_key(KeyAlgorithm.P256)),
+            label="Browser",
+            now_us=now,
+        )
         token = accounts.log_in(c, email, "correct horse battery", "test").access_token
     return Tenant(
         email,
@@ -235,6 +243,7 @@ def make_tenant(cloud: RunningCloud, email: str, car_id: str, friend_email: str)
             "run_id": run_id,
             "scene_id": scene_id,
             "notification_id": notification_id,
+            "key_id": device_key.key_id,
             "device_id": f"car:{car_id}",
             "action_ref": "door.lock",
             "property_ref": AC,

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +31,7 @@ from smartev.cloud.homes import HomeHubs
 from smartev.cloud.limits import BodyLimit
 from smartev.cloud.live import LiveHub
 from smartev.cloud.pairing import PairingLimiter, store_offer
+from smartev.cloud.web import package_web_dir, web_router
 from smartev.core.bus import EventBus
 from smartev.core.clock import Clock, RealClock
 from smartev.core.config import Settings
@@ -82,10 +84,12 @@ def create_app(
     db: Database | None = None,
     auth_clock: Clock | None = None,
     accounts: Accounts | None = None,
+    web_dir: Path | None = None,
 ) -> FastAPI:
     """Build the cloud app around the given settings, clock and bus (owned by the caller);
     with ``link``, cars connect to its gateway at ``/link/v1``. Without ``db`` the app opens (and
-    migrates) the database of the settings and closes it when it stops."""
+    migrates) the database of the settings and closes it when it stops. The web app's files
+    come from ``web_dir`` (default: the package's ``smartev/web``)."""
     database = db or open_database(settings)
     auth_clock = auth_clock or RealClock()
     secret = settings.secret_key or load_or_create_secret(settings.data_dir)
@@ -176,6 +180,7 @@ def create_app(
         )
 
     app.include_router(status.router)
+    app.include_router(web_router(web_dir or package_web_dir()))
     app.include_router(gateway.router)
     for router in (*ROUTERS, *ECOSYSTEM_ROUTERS):
         app.include_router(router)

@@ -173,6 +173,8 @@ class CommandRelay:
                     name=command.name,
                     args=json.dumps(dict(command.args), sort_keys=True),
                     envelope=bytes(envelope),
+                    key_id=command.key_id,
+                    counter=command.counter,
                     expires_us=command.expires_at_us,
                     created_us=now_us,
                     state=REQUESTED,

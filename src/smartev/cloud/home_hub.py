@@ -20,7 +20,7 @@ from smartev.cloud import automation_store as store
 from smartev.cloud import home_store
 from smartev.cloud import schema as t
 from smartev.cloud.car_device import CarDevice
-from smartev.cloud.live import iso
+from smartev.cloud.live import DeviceChange, iso
 from smartev.cloud.telemetry import decode_value
 from smartev.ecosystem.automation_context import AutomationContext
 from smartev.ecosystem.automation_yaml import parse_automation
@@ -28,7 +28,12 @@ from smartev.ecosystem.engine import AutomationEngine, Person
 from smartev.ecosystem.errors import AutomationError, UnknownAutomationError
 from smartev.ecosystem.geo import Zone
 from smartev.ecosystem.model import Automation, Scene
-from smartev.ecosystem.registry import DeviceRegistry
+from smartev.ecosystem.registry import (
+    AvailabilityChange,
+    DeviceRegistry,
+    Happening,
+    PropertyChange,
+)
 from smartev.ecosystem.scene_yaml import parse_scene
 from smartev.ecosystem.trace import Trace
 from smartev.spec.devices import Scalar
@@ -152,6 +157,9 @@ class HomeHub:
         self._broken_scenes: dict[str, str] = {}  # id → source, of scenes that no longer parse
         self.engine: AutomationEngine | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        # From the start, not from start(): devices attached before the hub starts (or to a
+        # hub that is never asked for) still show their changes to the members' live sockets.
+        self.registry.subscribe(self._publish)
 
     @property
     def started(self) -> bool:
@@ -335,6 +343,20 @@ class HomeHub:
         if self.engine is not None:
             self.engine.set_scenes(self.scenes)
 
+    # --- live: what the household's members see happen ---
+
+    def _publish(self, happening: Happening) -> None:
+        """A home device's change to the members' live sockets (a car's values go out as its
+        own ``state`` messages, filtered by each person's role)."""
+        if happening.device.startswith("car:"):
+            return
+        live = self._hubs.live
+        if isinstance(happening, PropertyChange):
+            change = DeviceChange(happening.ref, happening.value, round(happening.ts * 1e6))
+            live.publish_device(self.household_id, happening.device, (change,))
+        elif isinstance(happening, AvailabilityChange):
+            live.publish_device_online(self.household_id, happening.device, happening.online)
+
     # --- traces ---
 
     def _on_trace(self, trace: Trace) -> None:
@@ -343,6 +365,15 @@ class HomeHub:
                 await asyncio.to_thread(self._hubs.write_run, self.household_id, trace)
             except Exception:
                 log.exception("storing the trace of run %s failed", trace.run_id)
+                return
+            ended = trace.finished if trace.finished is not None else trace.started
+            self._hubs.live.publish_automation_run(
+                self.household_id,
+                trace.automation_id,
+                trace.run_id,
+                str(trace.outcome),
+                round(ended * 1e6),
+            )
 
         task = asyncio.ensure_future(write())
         self._writes.add(task)

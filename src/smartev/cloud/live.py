@@ -23,6 +23,15 @@ Message shapes (``ts`` and other times are ISO-8601 UTC with ``Z``):
 - ``{"type": "car_state", "car_id", "state", "start", "end", "soc_start", "soc_end"}``
 - ``{"type": "car_online" | "car_offline", "car_id", "ts"}``
 - ``{"type": "notification", "id", "household_id", "title", "message", "ts"}`` (to its person)
+
+Household messages go to every member of the household (re-read with the roles):
+
+- ``{"type": "device", "household_id", "device_id", "changes": [{"ref", "value", "ts"}]}`` for
+  a home device's new values (cars are not home devices here: their values are ``state``
+  messages, filtered by role), coalesced per device like ``state``;
+- ``{"type": "device_online", "household_id", "device_id", "online"}``;
+- ``{"type": "automation_run", "household_id", "automation_id", "run_id", "outcome", "ts"}``
+  when a run's trace is stored.
 """
 
 from __future__ import annotations
@@ -42,9 +51,11 @@ from smartev.cloud.command_reasons import reason_text
 from smartev.cloud.commands import CommandUpdate
 from smartev.cloud.db import Database
 from smartev.cloud.derived import ChargeRecord, DriveRecord, StateRecord
+from smartev.cloud.households import households_of
 from smartev.cloud.telemetry import IngestResult
 from smartev.core.clock import Clock
 from smartev.link.messages import SampleValue
+from smartev.spec.devices import Scalar
 
 log = logging.getLogger(__name__)
 
@@ -86,20 +97,41 @@ class LiveSignal:
     ts_us: int
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceChange:
+    """A home device's property took a value (None: it has none any more)."""
+
+    ref: str
+    value: Scalar | None
+    ts_us: int
+
+
+# A waiting device message in a subscriber's queue: (household id, device id).
+_DeviceKey = tuple[str, str]
+
+
 class Subscriber:
     """One socket's view: whose it is, which cars it may see, and what waits to be sent."""
 
     def __init__(
-        self, user_id: str, access: Mapping[str, CarAccess], *, queue_limit: int = QUEUE_LIMIT
+        self,
+        user_id: str,
+        access: Mapping[str, CarAccess],
+        *,
+        households: frozenset[str] = frozenset(),
+        queue_limit: int = QUEUE_LIMIT,
     ) -> None:
         self.user_id = user_id
         self.access: Mapping[str, CarAccess] = access  # replaced whole by the handler's refresh
+        self.households = households  # the person's households: replaced with the access
         self.wakeup = asyncio.Event()
         self.overflowed = False
         self._limit = queue_limit
-        # Items are a message, or a car id whose coalesced state waits in _states.
-        self._queue: deque[Message | str] = deque()
+        # Items are a message, a car id whose coalesced state waits in _states, or a device
+        # whose coalesced changes wait in _devices.
+        self._queue: deque[Message | str | _DeviceKey] = deque()
         self._states: dict[str, dict[str, LiveSignal]] = {}
+        self._devices: dict[_DeviceKey, dict[str, DeviceChange]] = {}
         self._messages = 0
 
     def push(self, message: Message) -> None:
@@ -123,11 +155,37 @@ class Subscriber:
                 waiting[signal.path] = signal
         self.wakeup.set()
 
+    def push_device(
+        self, household_id: str, device_id: str, changes: Iterable[DeviceChange]
+    ) -> None:
+        """Queue a home device's new values, merged into its waiting message if there is one."""
+        key = (household_id, device_id)
+        waiting = self._devices.get(key)
+        if waiting is None:
+            waiting = self._devices[key] = {}
+            self._queue.append(key)
+        for change in changes:
+            old = waiting.get(change.ref)
+            if old is None or change.ts_us >= old.ts_us:
+                waiting[change.ref] = change
+        self.wakeup.set()
+
     def pop(self) -> Message | None:
         """The next message to send, or None when nothing waits."""
         if not self._queue:
             return None
         item = self._queue.popleft()
+        if isinstance(item, tuple):
+            changes = self._devices.pop(item)
+            return {
+                "type": "device",
+                "household_id": item[0],
+                "device_id": item[1],
+                "changes": [
+                    {"ref": c.ref, "value": c.value, "ts": iso(c.ts_us)}
+                    for c in sorted(changes.values(), key=lambda c: c.ref)
+                ],
+            }
         if isinstance(item, str):
             signals = self._states.pop(item)
             return {
@@ -172,8 +230,20 @@ class LiveHub:
         with self._db.connect() as c:
             return {a.car_id: a for a in visible_cars(c, user_id, now_us)}
 
-    def subscribe(self, user_id: str, access: Mapping[str, CarAccess]) -> Subscriber:
-        subscriber = Subscriber(user_id, access, queue_limit=self.queue_limit)
+    def households_for(self, user_id: str) -> frozenset[str]:
+        """The households the person belongs to now (reads the database: call it in a thread)."""
+        with self._db.connect() as c:
+            return frozenset(m.household_id for m in households_of(c, user_id))
+
+    def subscribe(
+        self,
+        user_id: str,
+        access: Mapping[str, CarAccess],
+        households: frozenset[str] = frozenset(),
+    ) -> Subscriber:
+        subscriber = Subscriber(
+            user_id, access, households=households, queue_limit=self.queue_limit
+        )
         self._subscribers.add(subscriber)
         return subscriber
 
@@ -233,6 +303,37 @@ class LiveHub:
         """A message for one person (an automation's notification) on each of their sockets."""
         self._hand_over(self._deliver_to_person, user_id, message)
 
+    def publish_device(
+        self, household_id: str, device_id: str, changes: Iterable[DeviceChange]
+    ) -> None:
+        """A home device's new values, for the household's members."""
+        batch = tuple(changes)
+        if batch:
+            self._hand_over(self._deliver_device, household_id, device_id, batch)
+
+    def publish_device_online(self, household_id: str, device_id: str, online: bool) -> None:
+        message = {
+            "type": "device_online",
+            "household_id": household_id,
+            "device_id": device_id,
+            "online": online,
+        }
+        self._hand_over(self._deliver_household, household_id, message)
+
+    def publish_automation_run(
+        self, household_id: str, automation_id: str, run_id: str, outcome: str, ts_us: int
+    ) -> None:
+        """A run of one of the household's automations ended and its trace is stored."""
+        message = {
+            "type": "automation_run",
+            "household_id": household_id,
+            "automation_id": automation_id,
+            "run_id": run_id,
+            "outcome": outcome,
+            "ts": iso(ts_us),
+        }
+        self._hand_over(self._deliver_household, household_id, message)
+
     def on_ingested(self, result: IngestResult) -> None:
         """The telemetry store's listener: a stored batch's new values, drives, charges, states."""
         if not self._watched(result.car_id):
@@ -291,6 +392,18 @@ class LiveHub:
     def _deliver_plain(self, car_id: str, message: Message) -> None:
         for sub in self._subscribers:
             if car_id in sub.access:
+                sub.push(message)
+
+    def _deliver_device(
+        self, household_id: str, device_id: str, changes: tuple[DeviceChange, ...]
+    ) -> None:
+        for sub in self._subscribers:
+            if household_id in sub.households:
+                sub.push_device(household_id, device_id, changes)
+
+    def _deliver_household(self, household_id: str, message: Message) -> None:
+        for sub in self._subscribers:
+            if household_id in sub.households:
                 sub.push(message)
 
     def _deliver_to_person(self, user_id: str, message: Message) -> None:

@@ -251,8 +251,14 @@ command = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("state", String(12), nullable=False),
     Column("pending", Boolean, nullable=False),  # still to be sent to the car
+    # The signing key and its counter, read from the envelope: what a device that lost its own
+    # count needs to sign its next command. None until indexed (``device_keys.last_counter``
+    # fills the rows stored without them); "" for an envelope that cannot be read.
+    Column("key_id", String(16)),
+    Column("counter", BigInteger),
     Index("ix_command_car_created", "car_id", "created_us"),
     Index("ix_command_pending", "car_id", "pending"),
+    Index("ix_command_car_key", "car_id", "key_id"),
 )
 
 command_state = Table(
@@ -263,6 +269,21 @@ command_state = Table(
     Column("state", String(12), nullable=False),
     Column("reason", Text, nullable=False),
     Column("ts_us", BigInteger, nullable=False),
+)
+
+# A person's device key (a browser's or phone's): the public half of the key that signs the
+# commands it sends. The cloud only lists it; a car trusts it once its owner enrolled it there.
+device_key = Table(
+    "device_key",
+    metadata,
+    Column("key_id", String(16), primary_key=True),  # smartev.link.signing.key_id of public_key
+    Column("user_id", ID, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False),
+    Column("public_key", String(130), nullable=False),  # lowercase hex, as key.enroll signs it
+    Column("algorithm", String(10), nullable=False),  # p256 | ed25519
+    Column("label", String(64), nullable=False),
+    Column("created_us", BigInteger, nullable=False),
+    Column("revoked_us", BigInteger),
+    Index("ix_device_key_user", "user_id"),
 )
 
 # ── derived: drives, charging sessions, state intervals ──────────────────────────────────────

@@ -1,5 +1,5 @@
 """The live WebSocket ``/api/v1/live``: one socket per app, pushing what happens to the person's
-cars (see :mod:`smartev.cloud.live` for the messages).
+cars and homes (see :mod:`smartev.cloud.live` for the messages).
 
 Authentication: browsers cannot set headers on a WebSocket, and a token in the URL ends up in
 access logs and proxies, so the token comes as the first message,
@@ -7,7 +7,7 @@ access logs and proxies, so the token comes as the first message,
 ``{"type": "ready", "user_id", "cars": [{"car_id", "role"}]}``. Sending another ``auth`` later
 replaces the token (same person only), so a socket can outlive one access token; every
 :data:`~smartev.cloud.live.REFRESH_S` seconds the token is checked again (an expired one, or a
-logout, closes the socket with 1008) and the person's cars and roles are re-read.
+logout, closes the socket with 1008) and the person's cars, roles and households are re-read.
 
 Client messages: ``auth``, and ``{"type": "ping"}`` (answered ``{"type": "pong"}``). Anything
 else gets ``{"type": "error", "message"}``; after :data:`MAX_BAD_FRAMES` of those the socket is
@@ -104,8 +104,8 @@ class _Connection:
         self.token = token
         self.sub: Subscriber | None = None
 
-    async def run(self, access: Mapping[str, CarAccess]) -> None:
-        sub = self.sub = self.hub.subscribe(self.principal.user_id, access)
+    async def run(self, access: Mapping[str, CarAccess], households: frozenset[str]) -> None:
+        sub = self.sub = self.hub.subscribe(self.principal.user_id, access, households)
         sub.push(_ready(self.principal, access))
         tasks = [
             asyncio.create_task(self._write(sub)),
@@ -174,6 +174,9 @@ class _Connection:
             except AuthError as exc:
                 raise _RefusedError(str(exc)) from None
             sub.access = await asyncio.to_thread(self.hub.access_for, self.principal.user_id)
+            sub.households = await asyncio.to_thread(
+                self.hub.households_for, self.principal.user_id
+            )
 
 
 async def _close(websocket: WebSocket, message: str, code: int) -> None:
@@ -206,7 +209,8 @@ async def live(websocket: WebSocket) -> None:
         except AuthError as exc:
             raise _RefusedError(str(exc)) from None
         access = await asyncio.to_thread(ctx.live.access_for, principal.user_id)
-        await _Connection(websocket, ctx, principal, first["token"]).run(access)
+        households = await asyncio.to_thread(ctx.live.households_for, principal.user_id)
+        await _Connection(websocket, ctx, principal, first["token"]).run(access, households)
     except _RefusedError as exc:
         await _close(websocket, str(exc), exc.code)
     except WebSocketDisconnect:
