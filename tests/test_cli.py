@@ -77,13 +77,13 @@ class Running:
         self.url = url
 
 
-@pytest.fixture
-def running(env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
+def start_up(env: dict[str, str], cwd: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`smartev up` on a free port, once it says it is up: the process and its address."""
     port = free_port()
     proc = subprocess.Popen(
-        [SMARTEV, "up", "--port", str(port), "--speed", "60"],
+        [SMARTEV, "up", "--port", str(port), "--speed", "60", *options],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,6 +97,12 @@ def running(env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
         )
     url = line.split("smartev is up at", 1)[1].split()[0]
     assert url == f"http://127.0.0.1:{port}/"
+    return proc, url
+
+
+@pytest.fixture
+def running(env: dict[str, str], tmp_path: Path) -> Iterator[Running]:
+    proc, url = start_up(env, tmp_path)
     yield Running(proc, url)
     if proc.poll() is None:
         proc.kill()
@@ -120,10 +126,9 @@ def test_up_serves_health_and_stops_cleanly_on_signal(
     assert health["clock_speed"] == 60
     assert health["clock_utc"].endswith("Z")
 
-    status, page = get(running.url)
+    status, page = get(running.url)  # the web app
     assert status == 200
     assert b"smartev" in page
-    assert b"/healthz" in page
 
     started = time.monotonic()
     running.proc.send_signal(stop_signal)
@@ -176,3 +181,48 @@ def test_up_needs_both_tls_files(env: dict[str, str], tmp_path: Path) -> None:
     result = run(["up", "--port", str(free_port()), "--tls-cert", str(cert)], env, tmp_path)
     assert result.returncode == 1
     assert "TLS needs both tls_cert and tls_key" in result.stderr
+
+
+def test_up_reset_refuses_a_directory_smartev_did_not_make(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "cat.jpg").write_bytes(b"\xff\xd8")
+    result = run(
+        ["up", "--port", str(free_port()), "--data-dir", str(photos), "--reset"], env, tmp_path
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {photos} does not look like a smartev data directory (no .smartev-data or "
+        "cloud.db in it): not resetting it; give --data-dir the directory smartev made"
+    ]
+    assert [p.name for p in photos.iterdir()] == ["cat.jpg"]
+
+
+def test_up_reset_starts_a_new_world_in_the_data_dir_and_prints_both_logins(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    data = tmp_path / "world"
+    (data / "demo").mkdir(parents=True)
+    (data / ".smartev-data").write_text("a world ran here\n")
+    (data / "demo" / "password").write_text("the-old-password\n")
+    (data / "notes.txt").write_text("mine")
+    proc, _ = start_up(env, tmp_path, "--data-dir", str(data), "--reset")
+    try:
+        assert proc.stdout is not None
+        owner = proc.stdout.readline()
+        family = proc.stdout.readline()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)  # a hang guard, not a timing assertion
+    assert owner.startswith("log in as demo@smartev.example / ")
+    assert "the-old-password" not in owner
+    password = owner.split(" / ")[1].strip()
+    assert (data / "demo" / "password").read_text().strip() == password
+    assert family.startswith("family member: family@smartev.example / ")
+    assert family.rstrip().endswith("(role guest for the car)")
+    assert (data / "notes.txt").read_text() == "mine"
+    assert (data / "cloud.db").is_file()
+    # The default data directory was not used.
+    assert not (tmp_path / "data" / "smartev").exists()

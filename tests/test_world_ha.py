@@ -20,7 +20,7 @@ from smartev.core.errors import ConfigError
 from smartev.demo_world import DEMO_VIN
 from smartev.ecosystem.ha_components import slug
 from tests.mqtt import MosquittoBroker
-from tests.test_demo_world import WAIT_S, RunningWorld, enrollment_state, running_world
+from tests.test_demo_world import WAIT_S, RunningWorld, enrollment_state, evening, running_world
 
 CAR_NODE = f"car_{DEMO_VIN}"
 DOOR = slug("Vehicle.Cabin.Door.Row1.DriverSide.IsLocked")
@@ -66,6 +66,7 @@ async def test_home_assistant_finds_the_car_and_locks_it_through_the_cloud(
     settings = Settings(
         data_dir=tmp_path / "data",
         speed=60,
+        clock_start=evening(),  # the car parked for the night: an unlock is never refused as unsafe
         mqtt_url=f"mqtt://{mqtt_broker.host}:{mqtt_broker.port}",
     )
     async with (

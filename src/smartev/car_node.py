@@ -1,5 +1,9 @@
 """Composition of one simulated car: the simulator, the signal broker with its value store, the
-simulated car as the broker's provider, and the KUKSA gRPC API, run until told to stop."""
+simulated car as the broker's provider, and the KUKSA gRPC API, run until told to stop.
+
+With ``resume`` a car starts where its value store says it was when it stopped (position,
+heading, SoC, odometer, charge limit): a restarted car does not teleport home.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +21,7 @@ from smartev.link import PairingOffer
 from smartev.link.pairing import PAIRING_TTL_S, new_pairing_code, pairing_code_sha256
 from smartev.sim.car import SimulatedCar
 from smartev.sim.cycles import DriveCycle
+from smartev.sim.errors import SimError
 from smartev.sim.spec import VehicleSpec
 from smartev.sim_provider import SimulatedCarProvider
 from smartev.spec import Catalog
@@ -26,7 +31,7 @@ from smartev.vehicle.command_service import CommandService
 from smartev.vehicle.commands import CommandVerifier
 from smartev.vehicle.grpc_server import start_grpc_server
 from smartev.vehicle.keyring_file import load_key_ring
-from smartev.vehicle.store import ValueStore
+from smartev.vehicle.store import Stored, ValueStore
 from smartev.vehicle.telemetry import DEFAULT_TELEMETRY_POLICY, TelemetrySampler, pump_broker
 from smartev.vehicle.telemetry_buffer import TelemetryBuffer
 from smartev.vehicle.uplink import Uplink, websocket_connector
@@ -36,6 +41,8 @@ log = logging.getLogger(__name__)
 DEFAULT_VIN = "LSJWH4097PN000001"
 DEFAULT_PLACE = (48.1372, 11.5755)  # Munich, Marienplatz
 PARK_BETWEEN_TRIPS_S = 600.0
+VALUES_FILE = "car-values.db"
+_BATTERY = "Vehicle.Powertrain.TractionBattery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,95 @@ class CarNodeConfig:
     # sped-up clock give it more: 10 s at 60x is 0.17 s of real time, less than a busy event
     # loop may stall, and stale speed makes the car refuse to unlock (safety first).
     liveness_timeout_s: float = 10.0
+    # Start where the value store says the car was (``start`` and ``soc`` when it knows nothing).
+    resume: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCar:
+    """Where the car was and what it had, as its value store kept it."""
+
+    lat: float
+    lon: float
+    heading_deg: float
+    soc: float  # 0..1
+    odometer_m: float
+    charge_limit: float | None  # 0..1
+
+
+def stored_car(values: Mapping[str, Stored]) -> StoredCar | None:
+    """The car's last state from its stored signal values (in the units
+    :func:`smartev.sim_provider.state_to_vss` writes); None without a position and SoC."""
+
+    def number(path: str, low: float, high: float) -> float | None:
+        value = values.get(path, (None, 0.0))[0]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value) if low <= value <= high else None
+
+    lat = number("Vehicle.CurrentLocation.Latitude", -90, 90)
+    lon = number("Vehicle.CurrentLocation.Longitude", -180, 180)
+    soc_pct = number(f"{_BATTERY}.StateOfCharge.Current", 0, 100)
+    if lat is None or lon is None or soc_pct is None:
+        return None
+    limit_pct = number(f"{_BATTERY}.Charging.ChargeLimit", 0, 100)
+    return StoredCar(
+        lat=lat,
+        lon=lon,
+        heading_deg=number("Vehicle.CurrentLocation.Heading", 0, 360) or 0.0,
+        soc=soc_pct / 100.0,
+        odometer_m=number("Vehicle.TraveledDistance", 0, 1e10) or 0.0,
+        charge_limit=None if limit_pct is None else limit_pct / 100.0,
+    )
+
+
+def last_stored_time(data_dir: Path) -> float | None:
+    """The newest time (epoch seconds) of any value the car in ``data_dir`` stored, or None:
+    a clock restarted earlier than this would stamp new values before old ones."""
+    path = data_dir / VALUES_FILE
+    if not path.exists():
+        return None
+    store = ValueStore(path)
+    try:
+        return max((ts for _, ts in store.load().values()), default=None)
+    finally:
+        store.close()
+
+
+def _make_car(config: CarNodeConfig, clock: Clock, values: Mapping[str, Stored]) -> SimulatedCar:
+    stored = stored_car(values) if config.resume else None
+    if stored is None:
+        return SimulatedCar(
+            config.spec,
+            clock=clock,
+            start_lat=config.start[0],
+            start_lon=config.start[1],
+            soc=config.soc,
+        )
+    car = SimulatedCar(
+        config.spec,
+        clock=clock,
+        start_lat=stored.lat,
+        start_lon=stored.lon,
+        heading_deg=stored.heading_deg,
+        soc=stored.soc,
+        odometer_m=stored.odometer_m,
+    )
+    if stored.charge_limit is not None:
+        try:
+            car.set_charge_limit(stored.charge_limit)
+        except SimError:
+            log.warning(
+                "stored charge limit %s no longer fits the car: not kept", stored.charge_limit
+            )
+    log.info(
+        "car %s resumes at %.5f, %.5f with SoC %.1f %%",
+        config.vin,
+        stored.lat,
+        stored.lon,
+        stored.soc * 100,
+    )
+    return car
 
 
 async def _drive_on_repeat(car: SimulatedCar, cycle: DriveCycle, clock: Clock) -> None:
@@ -76,18 +172,16 @@ async def run_car_node(
     *,
     on_ready: Callable[[str], None] = lambda _: None,
     on_pairing_code: Callable[[str, datetime], None] = lambda code, until: None,
+    on_car: Callable[[SimulatedCar], None] = lambda car: None,
 ) -> None:
     """Run the car until ``stop`` is set; ``on_ready`` hears the gRPC address once it listens,
-    ``on_pairing_code`` the code to show and until when it is valid (with ``pairing_code``)."""
-    store = ValueStore(config.data_dir / "car-values.db")
+    ``on_pairing_code`` the code to show and until when it is valid (with ``pairing_code``).
+    ``on_car`` gets the simulated car as soon as it exists, before it reports its first state
+    (the composition drives it, plugs it in)."""
+    store = ValueStore(config.data_dir / VALUES_FILE)
+    car = _make_car(config, clock, store.load() if config.resume else {})
     broker = Broker(config.catalog, clock=clock, store=store)
-    car = SimulatedCar(
-        config.spec,
-        clock=clock,
-        start_lat=config.start[0],
-        start_lon=config.start[1],
-        soc=config.soc,
-    )
+    on_car(car)
     provider = SimulatedCarProvider(
         car, broker, vin=config.vin, liveness_timeout_s=config.liveness_timeout_s
     )

@@ -92,19 +92,45 @@ def up(
             "publish the demo household's devices there [default: none]."
         ),
     ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the world keeps its data between runs [default: smartev under the "
+            "user's data directory, $XDG_DATA_HOME or ~/.local/share].",
+            file_okay=False,
+        ),
+    ] = None,
+    reset: Annotated[
+        bool,
+        typer.Option(
+            "--reset",
+            help="Start afresh: remove the world's data (database, keys, demo car and "
+            "household) from the data directory first; nothing else there is touched.",
+        ),
+    ] = False,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="World time of a new world, ISO 8601 with a UTC offset "
+            "(2026-06-01T07:00:00+02:00) [default: 07:00 today, Europe/Berlin]; a world that "
+            "ran before goes on from where it stopped, or jumps ahead to a later --start."
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run the demo world and print the address to open and the demo login.
+    """Run the demo world and print the address to open and the demo logins.
 
     The cloud app on a simulated clock, with a demo household: a simulated home, the owner's
     phone, one simulated car (Xiaomi SU7) connected to the cloud, and the shipped automations.
-    The demo owner is demo@smartev.example; the password is made at first start and kept in the
-    data directory. Stops cleanly on Ctrl-C or SIGTERM.
+    The car lives a day: it leaves home at 07:40 for work in Garching, drives back at 17:15 and
+    charges at the home's wallbox. The demo owner is demo@smartev.example, the family member
+    family@smartev.example (role guest for the car); their passwords are made at first start
+    and kept in the data directory. Stops cleanly on Ctrl-C or SIGTERM.
     """
     import logging
 
     # deferred: keeps `smartev --help` fast
-    from smartev.world import WorldReady, bind_listener, run_world
+    from smartev.world import WorldReady, bind_listener, reset_data_dir, run_world
 
     settings = _settings(
         config,
@@ -114,6 +140,8 @@ def up(
         tls_cert=str(tls_cert) if tls_cert else None,
         tls_key=str(tls_key) if tls_key else None,
         mqtt_url=mqtt,
+        data_dir=str(data_dir) if data_dir else None,
+        clock_start=start,
     )
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -122,6 +150,12 @@ def up(
         sock = bind_listener(settings.host, settings.port)
     except SmartevError as exc:
         raise fail(str(exc)) from None
+    if reset:
+        try:
+            reset_data_dir(settings.data_dir, database_url=settings.database_url)
+        except SmartevError as exc:
+            sock.close()
+            raise fail(str(exc)) from None
 
     def ready(world: WorldReady) -> None:
         demo = world.demo
@@ -131,6 +165,17 @@ def up(
             out.print(f"log in as [bold]{login.email}[/] / [bold]{login.password}[/]")
         else:
             out.print(f"log in as {login.email} (its password file is gone from the data dir)")
+        family, role = demo.family, demo.family_role or "no role"
+        if family.password is not None:
+            out.print(
+                f"family member: [bold]{family.email}[/] / [bold]{family.password}[/]  "
+                f"(role {role} for the car)"
+            )
+        else:
+            out.print(
+                f"family member: {family.email} (role {role}; its password file is gone from "
+                "the data dir)"
+            )
         if demo.car_grpc:
             out.print(f"car {demo.car_vin}: KUKSA gRPC at {demo.car_grpc}")
         if settings.mqtt is not None:

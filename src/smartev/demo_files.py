@@ -1,6 +1,7 @@
-"""What the demo world keeps in ``data_dir/demo`` between runs: the demo owner's password, the
-owner's device key, and what was done once and must not be done again (the shipped automations
-installed, the service key enrolled in the car).
+"""What the demo world keeps in ``data_dir/demo`` between runs: the demo owner's and the family
+member's passwords, the owner's device key, what was done once and must not be done again (the
+shipped automations installed, the service key enrolled in the car), and where the world was
+when it stopped (its clock, the drive the car was on).
 
 Secrets are written readable by their owner only (0600), created exclusively so two starts never
 write two different ones; the state file is replaced atomically.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
@@ -22,6 +23,10 @@ from smartev.core.errors import ConfigError
 
 DEMO_DIR: Final = "demo"
 PASSWORD_FILE: Final = "password"
+OWNER: Final = "owner"
+FAMILY: Final = "family"
+# The owner's file keeps the name it had before the demo world had a family member.
+_PASSWORD_FILES: Final = {OWNER: PASSWORD_FILE, FAMILY: "family-password"}
 OWNER_KEY_FILE: Final = "owner-device-key.pem"
 STATE_FILE: Final = "state.json"
 PASSWORD_BYTES: Final = 18  # 24 URL-safe characters, 144 bits
@@ -31,10 +36,14 @@ PASSWORD_BYTES: Final = 18  # 24 URL-safe characters, 144 bits
 class DemoState:
     """What the demo world did once and must not do again, by key (``time_zone``,
     ``geofence:home``, ``automation:arriving_home``, ``scene:away``, …): what the owner changed
-    or deleted afterwards stays so. ``enrolled_keys``: the service keys enrolled in the car."""
+    or deleted afterwards stays so. ``enrolled_keys``: the service keys enrolled in the car.
+    ``world_time_us``: the world's clock when it was saved last (a restart goes on from there);
+    ``car_leg``: the drive the car was on then (``to_work`` / ``to_home``), None when parked."""
 
     done: frozenset[str] = field(default_factory=frozenset)
     enrolled_keys: frozenset[str] = field(default_factory=frozenset)
+    world_time_us: int | None = None
+    car_leg: str | None = None
 
 
 def _write_private(path: Path, data: bytes) -> bool:
@@ -71,18 +80,23 @@ class DemoFiles:
 
     @property
     def password_path(self) -> Path:
-        return self.directory / PASSWORD_FILE
+        return self.password_file(OWNER)
 
-    def password(self) -> str | None:
-        """The demo owner's password kept from an earlier start, or None."""
-        raw = self._read(self.password_path)
+    def password_file(self, account: str = OWNER) -> Path:
+        """Where the password of the demo ``account`` (``owner``, ``family``) is kept."""
+        return self.directory / _PASSWORD_FILES[account]
+
+    def password(self, account: str = OWNER) -> str | None:
+        """The password of the demo ``account`` kept from an earlier start, or None."""
+        raw = self._read(self.password_file(account))
         return None if raw is None else raw.decode().strip() or None
 
-    def new_password(self) -> str:
+    def new_password(self, account: str = OWNER) -> str:
         """A new password, kept (0600) before anybody uses it; one kept already wins."""
-        path = self._dir() / PASSWORD_FILE
+        self._dir()
+        path = self.password_file(account)
         _write_private(path, (secrets.token_urlsafe(PASSWORD_BYTES) + "\n").encode())
-        password = self.password()
+        password = self.password(account)
         if password is None:
             raise ConfigError(f"{path} is empty: delete it and start again")
         return password
@@ -115,9 +129,13 @@ class DemoFiles:
             return DemoState()
         try:
             data = json.loads(raw)
+            world_time_us = data.get("world_time_us")
+            leg = data.get("car_leg")
             return DemoState(
                 done=frozenset(str(k) for k in data.get("done", [])),
                 enrolled_keys=frozenset(str(k) for k in data.get("enrolled_keys", [])),
+                world_time_us=None if world_time_us is None else int(world_time_us),
+                car_leg=None if leg is None else str(leg),
             )
         except (ValueError, AttributeError, TypeError) as exc:
             raise ConfigError(
@@ -129,15 +147,27 @@ class DemoFiles:
         """Add to the state what was just done."""
         state = self.state()
         self.save_state(
-            DemoState(
+            replace(
+                state,
                 done=state.done | ({done} if done else set()),
                 enrolled_keys=state.enrolled_keys | ({enrolled_key} if enrolled_key else set()),
             )
         )
 
+    def save_progress(self, *, world_time_us: int, car_leg: str | None) -> None:
+        """Keep where the world is now: its clock, and the drive the car is on."""
+        self.save_state(replace(self.state(), world_time_us=world_time_us, car_leg=car_leg))
+
     def save_state(self, state: DemoState) -> None:
         path = self._dir() / STATE_FILE
         tmp = path.with_suffix(".tmp")
-        data = {"done": sorted(state.done), "enrolled_keys": sorted(state.enrolled_keys)}
+        data: dict[str, object] = {
+            "done": sorted(state.done),
+            "enrolled_keys": sorted(state.enrolled_keys),
+        }
+        if state.world_time_us is not None:
+            data["world_time_us"] = state.world_time_us
+        if state.car_leg is not None:
+            data["car_leg"] = state.car_leg
         tmp.write_text(json.dumps(data, indent=1) + "\n")
         os.replace(tmp, path)  # the old state or the new one, never half of one

@@ -1,10 +1,12 @@
 """The demo world's people and things as the cloud stores them, made before the server starts:
 the demo owner's account and household (time zone, home geofence), the simulated car provisioned
-and paired into it, the owner's device key paired in the car, and the household's service key.
+and paired into it, the owner's device key paired in the car, the household's service key, and a
+family member invited into the household with the role guest for the car.
 
 Everything goes through the cloud's own functions (sign-up, pairing by code, geofences, service
-keys), as the API and ``smartev car provision`` / ``pair`` would. Each step is idempotent, and
-what the owner may change afterwards (time zone, geofence, pairing) is done once only.
+keys, invites, sharing), as the API and ``smartev car provision`` / ``pair`` would. Each step is
+idempotent, and what the owner may change afterwards (time zone, geofence, pairing, members and
+their roles) is done once only.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from smartev.cloud import automation_store as store
-from smartev.cloud import households
+from smartev.cloud import households, invites, sharing
 from smartev.cloud import schema as t
+from smartev.cloud.access import CarRole, car_access
 from smartev.cloud.app import CloudContext
 from smartev.cloud.automation_key import ServiceKey, create_key, current_key
 from smartev.cloud.car_keys import CarKeyDirectory
 from smartev.cloud.costs import Geofence
+from smartev.cloud.errors import NotFoundError
 from smartev.cloud.geofences import create_geofence, geofences_of
 from smartev.cloud.pairing import pair_car, store_offer
 from smartev.core.errors import ConfigError
-from smartev.demo_files import DemoFiles
+from smartev.demo_files import FAMILY, OWNER, DemoFiles
 from smartev.link import PairingOffer
 from smartev.link.pairing import PAIRING_TTL_S, new_pairing_code, pairing_code_sha256
 from smartev.link.signing import key_id, public_key_bytes
@@ -42,6 +46,11 @@ TIME_ZONE: Final = "Europe/Berlin"
 HOME_ZONE: Final = "home"
 HOME_RADIUS_M: Final = 150.0
 OWNER_KEY_LABEL: Final = "demo owner's phone"
+FAMILY_EMAIL: Final = "family@smartev.example"
+FAMILY_NAME: Final = "Family"
+FAMILY_ROLE: Final = CarRole.GUEST
+GUEST_DAYS: Final = 365  # of the world's clock, from the family member's first start
+INVITE_TTL_S: Final = 3600  # the invite is accepted at once; it only has to outlive that
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,16 @@ class DemoOwner:
     household_id: str
     email: str
     password: str | None  # None: the account exists but its password file is gone
+
+
+@dataclass(frozen=True, slots=True)
+class DemoMember:
+    """The family member: a member of the owner's household with a role for the demo car."""
+
+    user_id: str
+    email: str
+    password: str | None  # None: the account exists but its password file is gone
+    role: CarRole | None  # for the demo car now; None: none (taken back, or the car unpaired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,32 +84,41 @@ def _now_us(ctx: CloudContext) -> int:
     return int(ctx.clock.timestamp() * 1_000_000)
 
 
-def ensure_owner(ctx: CloudContext, files: DemoFiles) -> DemoOwner:
-    """The demo owner, signed up at first start (like the API's sign-up: account and household
-    in one transaction) with a password generated and kept in the data directory."""
+def _ensure_account(
+    ctx: CloudContext, files: DemoFiles, account: str, email: str, name: str
+) -> tuple[str, str | None]:
+    """The demo account ``email`` (its user id and password), signed up at first start like the
+    API's sign-up (account and its own household in one transaction) with a password generated
+    and kept in the data directory."""
     with ctx.db.connect() as db:
         user_id = db.execute(
-            select(t.user.c.id).where(t.user.c.email == DEMO_EMAIL)
+            select(t.user.c.id).where(t.user.c.email == email)
         ).scalar_one_or_none()
-    password = files.password()
+    password = files.password(account)
     if user_id is None:
-        password = password or files.new_password()
+        password = password or files.new_password(account)
         with ctx.db.begin() as db:
-            user_id = ctx.accounts.sign_up(db, DEMO_EMAIL, password, DEMO_NAME)
+            user_id = ctx.accounts.sign_up(db, email, password, name)
             households.create_household(
                 db,
                 owner_id=user_id,
-                name=households.own_home_name(DEMO_NAME),
+                name=households.own_home_name(name),
                 now_us=_now_us(ctx),
             )
-        log.info("demo owner %s signed up", DEMO_EMAIL)
+        log.info("demo account %s signed up", email)
     elif password is None:
         log.warning(
             "the demo account %s exists but its password file %s is gone: log in with the "
-            "password you had, or start with an empty data directory",
-            DEMO_EMAIL,
-            files.password_path,
+            "password you had, or start afresh with `smartev up --reset`",
+            email,
+            files.password_file(account),
         )
+    return user_id, password
+
+
+def ensure_owner(ctx: CloudContext, files: DemoFiles) -> DemoOwner:
+    """The demo owner and the household they own."""
+    user_id, password = _ensure_account(ctx, files, OWNER, DEMO_EMAIL, DEMO_NAME)
     with ctx.db.begin() as db:
         owned = [m for m in households.households_of(db, user_id) if m.owner_id == user_id]
         if owned:
@@ -235,3 +263,65 @@ def prepare_car(
     paired = pair_into_household(ctx, owner, files, vin, name)
     owner_key_paired = pair_owner_key(car_dir, files.owner_key(), _now_us(ctx))
     return DemoCar(vin, name, car_dir, paired, owner_key_paired)
+
+
+def ensure_family(
+    ctx: CloudContext, owner: DemoOwner, files: DemoFiles, car: DemoCar
+) -> DemoMember:
+    """The family member: signed up at first start, joined the owner's household through an
+    invite the owner made for their address, and given the role guest for the car for
+    :data:`GUEST_DAYS` days; each once (a member or role the owner took back stays so)."""
+    user_id, password = _ensure_account(ctx, files, FAMILY, FAMILY_EMAIL, FAMILY_NAME)
+    done = files.state().done
+    if "member:family" not in done:
+        with ctx.db.begin() as db:
+            joined = any(
+                m.household_id == owner.household_id for m in households.households_of(db, user_id)
+            )
+            if not joined:
+                made = invites.create_invite(
+                    db,
+                    household_id=owner.household_id,
+                    actor_id=owner.user_id,
+                    email=FAMILY_EMAIL,
+                    expires_in_s=INVITE_TTL_S,
+                    auth_now_us=_auth_now_us(ctx),
+                    now_us=_now_us(ctx),
+                )
+                invites.accept_invite(
+                    db,
+                    code=made.code,
+                    user_id=user_id,
+                    auth_now_us=_auth_now_us(ctx),
+                    now_us=_now_us(ctx),
+                )
+        files.remember(done="member:family")
+        log.info("%s joined the demo household %s", FAMILY_EMAIL, owner.household_id)
+    key = f"grant:family:{car.vin}"
+    if car.paired and key not in done:
+        now_us = _now_us(ctx)
+        try:
+            with ctx.db.begin() as db:
+                sharing.set_grant(
+                    db,
+                    household_id=owner.household_id,
+                    actor_id=owner.user_id,
+                    car_id=car.vin,
+                    user_id=user_id,
+                    role=FAMILY_ROLE,
+                    valid_from_us=now_us,
+                    valid_until_us=now_us + GUEST_DAYS * 86_400 * 1_000_000,
+                    now_us=now_us,
+                )
+            log.info("%s is a %s of the demo car %s", FAMILY_EMAIL, FAMILY_ROLE, car.vin)
+        except NotFoundError:  # the owner removed them from the household: they stay out
+            log.info("%s is no member of the demo household: no role for the car", FAMILY_EMAIL)
+        files.remember(done=key)
+    with ctx.db.connect() as db:
+        access = car_access(db, user_id, car.vin, _now_us(ctx))
+    return DemoMember(user_id, FAMILY_EMAIL, password, None if access is None else access.role)
+
+
+def _auth_now_us(ctx: CloudContext) -> int:
+    """Invites expire on the service's own clock, not the world's (see cloud.invites)."""
+    return int(ctx.auth_clock.timestamp() * 1_000_000)

@@ -1,6 +1,7 @@
 """Composition of the demo world: the clock, the bus and the cloud service, served until told to
-stop, with the demo household around it (:mod:`smartev.demo_world`: its home, phone, car, shipped
-automations and Home Assistant bridge).
+stop, with the demo household around it (:mod:`smartev.demo_world`: its home, phone, car and its
+day, shipped automations and Home Assistant bridge); and the world's data directory: marked as
+smartev's when the world first runs there, and emptied of the world's data on ``--reset``.
 
 This is the only place (with ``cli.py`` and the ``demo_*`` modules) where a simulator is wired to a
 car and a car to the cloud.
@@ -12,11 +13,14 @@ import asyncio
 import contextlib
 import errno
 import logging
+import shutil
 import signal
 import socket
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 import uvicorn
 
@@ -32,6 +36,68 @@ log = logging.getLogger(__name__)
 
 # How long in-flight requests may take to finish after a stop signal; keeps shutdown under 2 s.
 GRACEFUL_SHUTDOWN_S = 1
+
+# What smartev itself makes in a data directory; `--reset` removes these and nothing else.
+DATA_DIR_MARKER: Final = ".smartev-data"
+DATABASE_FILES: Final = ("cloud.db", "cloud.db-wal", "cloud.db-shm", "cloud.db-journal")
+WORLD_FILES: Final = (*DATABASE_FILES, "secret.key", DATA_DIR_MARKER)
+WORLD_DIRS: Final = ("cars", "car", "demo")
+_MARKER_TEXT: Final = (
+    "This directory holds a smartev world's data (its database, keys, the demo car and "
+    "household).\n`smartev up --reset` removes that data from here, and only that.\n"
+)
+
+
+def mark_data_dir(data_dir: Path) -> None:
+    """Create the data directory if need be, and mark it as smartev's (for ``--reset``)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        marker = data_dir / DATA_DIR_MARKER
+        if not marker.exists():
+            marker.write_text(_MARKER_TEXT)
+    except OSError as exc:
+        raise ConfigError(f"cannot use the data directory {data_dir}: {exc.strerror}") from exc
+
+
+def reset_data_dir(data_dir: Path, *, database_url: str | None = None) -> list[Path]:
+    """Remove the world's data from ``data_dir`` (what :data:`WORLD_FILES` and
+    :data:`WORLD_DIRS` name; anything else there stays) and return what was removed. A directory
+    that does not look like smartev's (neither its marker nor its database is there, and it is
+    not empty) is refused, and so is a world whose database is elsewhere (``database_url``)."""
+    if database_url is not None:
+        raise ConfigError(
+            "--reset empties the data directory's own SQLite database, but database_url points "
+            "the world at another database: empty that one yourself, or reset without it"
+        )
+    if not data_dir.exists():
+        return []
+    if not data_dir.is_dir():
+        raise ConfigError(f"cannot reset {data_dir}: it is not a directory")
+    try:
+        empty = next(data_dir.iterdir(), None) is None
+    except OSError as exc:
+        raise ConfigError(f"cannot reset {data_dir}: {exc.strerror}") from exc
+    ours = (data_dir / DATA_DIR_MARKER).is_file() or (data_dir / DATABASE_FILES[0]).is_file()
+    if not (ours or empty):
+        raise ConfigError(
+            f"{data_dir} does not look like a smartev data directory (no {DATA_DIR_MARKER} or "
+            f"{DATABASE_FILES[0]} in it): not resetting it; give --data-dir the directory "
+            "smartev made"
+        )
+    removed = []
+    try:
+        for name in (*WORLD_DIRS, *WORLD_FILES):
+            path = data_dir / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()  # a link itself, never what it points at
+            elif path.is_dir():
+                shutil.rmtree(path)
+            else:
+                continue
+            removed.append(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot reset {data_dir}: {exc.strerror} ({exc.filename})") from exc
+    return removed
 
 
 def bind_listener(host: str, port: int) -> socket.socket:
@@ -121,11 +187,14 @@ async def run_world(
     # deferred: keeps `smartev --help` fast
     from smartev.cloud.app import CloudContext
     from smartev.cloud.service import build_cloud
-    from smartev.demo_world import DemoWorld
+    from smartev.demo_world import DemoWorld, world_start
 
     if (settings.tls_cert is None) != (settings.tls_key is None):
         raise ConfigError("TLS needs both tls_cert and tls_key")
-    clock = SimClock(speed=settings.speed)
+    start = world_start(settings, datetime.now(UTC))
+    mark_data_dir(settings.data_dir)
+    clock = SimClock(start, speed=settings.speed)
+    log.info("the world's clock starts at %s", start.isoformat())
     stopping = stop or asyncio.Event()
     async with EventBus() as bus, build_cloud(settings, clock, bus) as cloud:
         ctx: CloudContext = cloud.app.state.ctx

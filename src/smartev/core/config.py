@@ -13,6 +13,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
@@ -107,6 +108,21 @@ class Settings(BaseModel):
         "mqtt://[user:password@]host[:port] (port 1883 by default); none: no bridge.",
         repr=False,  # may carry a password
     )
+    clock_start: datetime | None = Field(
+        None,
+        description="World time of the demo world's first start, ISO 8601 with a UTC offset "
+        "(2026-06-01T07:00:00+02:00); default: 07:00 today in the household's time zone. A "
+        "restart goes on from the world time it stopped at; a later clock_start jumps ahead.",
+    )
+
+    @field_validator("clock_start")
+    @classmethod
+    def _check_clock_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(
+                f"{value.isoformat()} has no UTC offset; write it like 2026-06-01T07:00:00+02:00"
+            )
+        return value
 
     @field_validator("mqtt_url")
     @classmethod
