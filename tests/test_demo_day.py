@@ -112,7 +112,9 @@ def test_the_car_lives_a_working_day(su7: VehicleSpec) -> None:
     assert world.car.state.activity != "driving"
     assert world.phone_at() == pytest.approx(HOME, abs=1e-5)
 
-    # 07:40: unplugged and away along the route.
+    # 07:40: unplugged and away along the route (the cabin pre-heated, as the shipped
+    # automation would).
+    world.car.set_hvac(True, 21.0)
     world.live_until(time(7, 40, 5))
     assert world.day.leg is Leg.TO_WORK
     assert world.car.state.activity == "driving"
@@ -123,6 +125,7 @@ def test_the_car_lives_a_working_day(su7: VehicleSpec) -> None:
     assert world.day.leg is None
     assert world.car.state.activity == "parked"
     assert distance_between_m(world.car.state.lat, world.car.state.lon, *WORK) < 50
+    assert not world.car.state.hvac_on  # the driver got out: no climate all day in the car park
     # It went along the route, one point after another, and drove its length.
     driving = way[: next(i for i, p in enumerate(way) if distance_between_m(*p, *WORK) < 1)]
     assert len(driving) > 100

@@ -224,6 +224,9 @@ class DemoDay:
 
     def _arrived(self, leg: Leg, state: CarState) -> None:
         self._leg = None
+        # The driver gets out: like a real car, the cabin climate (a pre-heat left on, say)
+        # ends with the drive instead of running all day in the car park.
+        self._car.set_hvac(False)
         log.info(
             "the demo car arrived %s: SoC %.0f %%, odometer %.1f km",
             "at work" if leg is Leg.TO_WORK else "home",
