@@ -146,6 +146,8 @@ def up(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.log_level != "debug":  # Alembic's plugin and migration chatter says nothing new
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         sock = bind_listener(settings.host, settings.port)
     except SmartevError as exc:
