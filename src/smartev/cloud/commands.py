@@ -356,8 +356,11 @@ class CommandRelay:
         )
 
     def _changed(self, update: CommandUpdate) -> None:
+        # Waiters wait for the end (wait_final): the states on the way do not wake them, so a
+        # command is read again once when it ends, not after each of its states.
         with self._lock:
-            waiters = self._waiters.pop(update.command_id, [])
+            final = update.state in FINAL
+            waiters = self._waiters.pop(update.command_id, []) if final else []
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
         try:
