@@ -60,7 +60,9 @@ def measure(loads: int, changes: int) -> dict[str, list[float]]:
         sys.exit("Chromium is not installed (`make services` installs Debian's chromium)")
     with (
         tempfile.TemporaryDirectory(prefix="smartev-bench-web-") as tmp,
-        world_in_thread(Settings(data_dir=Path(tmp) / "data", speed=1.0)) as world,
+        world_in_thread(
+            Settings(data_dir=Path(tmp) / "data", speed=1.0, log_level="warning")
+        ) as world,
         sync_playwright() as p,
     ):
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
