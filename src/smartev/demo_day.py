@@ -269,7 +269,7 @@ class DemoDay:
             log.warning("%s", problem)
 
 
-_WAY: Final = {Leg.TO_WORK: "to work", Leg.TO_HOME: "home"}
+_WAY: Final = {Leg.TO_WORK: "for work", Leg.TO_HOME: "for home"}
 
 
 def _km(route: Route) -> float:

@@ -35,6 +35,7 @@ from smartev.demo_files import FAMILY, OWNER, DemoFiles
 from smartev.link import PairingOffer
 from smartev.link.pairing import PAIRING_TTL_S, new_pairing_code, pairing_code_sha256
 from smartev.link.signing import key_id, public_key_bytes
+from smartev.sim.home_physics import TimeOfUseTariff
 from smartev.vehicle.car_key import load_or_create_car_key, public_pem
 from smartev.vehicle.keyring_file import load_key_ring
 
@@ -156,7 +157,16 @@ def furnish_household(
                     db,
                     household_id=owner.household_id,
                     actor_id=owner.user_id,
-                    fence=Geofence(HOME_ZONE, place[0], place[1], HOME_RADIUS_M),
+                    # Charging at home costs the household's electricity: the simulated grid
+                    # meter's day price (the cloud's cost model has one price per place).
+                    fence=Geofence(
+                        HOME_ZONE,
+                        place[0],
+                        place[1],
+                        HOME_RADIUS_M,
+                        price_per_kwh=TimeOfUseTariff().normal_price,
+                        currency=TimeOfUseTariff().currency,
+                    ),
                     now_us=_now_us(ctx),
                 )
         files.remember(done=key)
