@@ -431,6 +431,37 @@ async def test_the_family_member_is_a_guest_and_the_owners_phone_enrolls_their_b
             record = await ctx.commands.wait_final(submitted.command_id)
         assert (record.state, record.states[-1].reason) == ("rejected", "not_permitted")
 
+        # The owner takes the guest role back: the owner's phone revokes the key on the car too
+        # (the cloud already refuses the member; now the car does as well).
+        response = await world.api.delete(
+            f"/api/v1/households/{world.household_id}/cars/{DEMO_VIN}/grants/"
+            f"{world.demo.family.user_id}"
+        )
+        assert response.status_code == 204, response.text
+
+        async def revoked_on_car() -> bool:
+            ring_key = load_key_ring(settings.data_dir / "car").get(kid)
+            return ring_key is not None and ring_key.revoked
+
+        await until(revoked_on_car, "the former guest's key revoked on the car")
+        revokes = [
+            c
+            for c in await world.get(f"/api/v1/cars/{DEMO_VIN}/commands")
+            if c["name"] == "key.revoke"
+        ]
+        assert [(c["args"]["key_id"], c["state"]) for c in revokes] == [(kid, "executed")]
+
+        # The owner deletes their browser's key in the cloud: it goes from the car too.
+        owners_kid = key_id(public_key_bytes(owners_browser))
+        response = await world.api.delete(f"/api/v1/me/device-keys/{owners_kid}")
+        assert response.status_code == 204, response.text
+
+        async def owners_revoked() -> bool:
+            ring_key = load_key_ring(settings.data_dir / "car").get(owners_kid)
+            return ring_key is not None and ring_key.revoked
+
+        await until(owners_revoked, "the owner's deleted browser key revoked on the car")
+
 
 def demo_session(demo: DemoWorld, kid: str) -> tuple[bytes, int, int]:
     """The car's epoch, the key's last counter and the car's time, from the cloud itself."""

@@ -19,7 +19,7 @@ from smartev.cloud import schema as t
 from smartev.cloud.app import CloudContext
 from smartev.cloud.automation_key import ServiceKey
 from smartev.cloud.commands import CommandRecord
-from smartev.cloud.device_keys import KeyRequest, key_requests
+from smartev.cloud.device_keys import KeyRequest, RevokeRequest, key_requests, revoke_requests
 from smartev.core.clock import Clock, RealClock
 from smartev.core.errors import InvalidInputError
 from smartev.demo_files import DemoFiles
@@ -232,10 +232,12 @@ async def enroll_key_requests(
     every_s: float = KEY_REQUESTS_EVERY_S,
     on_sent: Callable[[KeyRequest, CommandRecord | None], None] = lambda request, record: None,
 ) -> None:
-    """Keep enrolling in the car the device keys the household's people register (the owner's
-    browsers as owner keys, a guest's with the guest's validity window), as the owner's phone
-    does when it is asked to: look every ``every_s`` of ``clock``'s time (real time by default)
-    and send each request's ``key.enroll``; each outcome is logged. Runs until cancelled."""
+    """Keep the car's key ring in step with the household, as the owner's phone does when it
+    is asked to: enroll the device keys the household's people register (the owner's browsers
+    as owner keys, a guest's with the guest's validity window) and revoke those that lost their
+    standing (revoked in the cloud, or their person's role taken back). Look every ``every_s``
+    of ``clock``'s time (real time by default) and send each ``key.enroll`` or ``key.revoke``;
+    each outcome is logged. Runs until cancelled."""
     ctx, household_id = phone.ctx, phone.owner.household_id
     clock = clock or RealClock()
     sending: dict[str, asyncio.Task[None]] = {}  # key id → its enrollment on its way
@@ -263,6 +265,27 @@ async def enroll_key_requests(
         )
         on_sent(request, record)
 
+    def revocations() -> list[RevokeRequest]:
+        with ctx.db.connect() as db:
+            return revoke_requests(db, household_id, int(ctx.clock.timestamp() * 1_000_000))
+
+    async def revoke(request: RevokeRequest) -> None:
+        try:
+            record = await phone.send("key.revoke", request.revoke_args())
+        finally:
+            sending.pop(request.key_id, None)
+        executed = record is not None and record.state == "executed"
+        log.log(
+            logging.INFO if executed else logging.ERROR,
+            "key %s (%r of %s) revoked in car %s (%s): %s",
+            request.key_id,
+            request.label,
+            request.email,
+            request.car_id,
+            request.reason,
+            _outcome(record),
+        )
+
     try:
         while True:
             for request in await asyncio.to_thread(requests):
@@ -272,6 +295,11 @@ async def enroll_key_requests(
                     continue
                 task = asyncio.create_task(enroll(request), name=f"enroll-{request.key_id}")
                 sending[request.key_id] = task
+            for revocation in await asyncio.to_thread(revocations):
+                if revocation.car_id != phone.vin or revocation.key_id in sending:
+                    continue
+                task = asyncio.create_task(revoke(revocation), name=f"revoke-{revocation.key_id}")
+                sending[revocation.key_id] = task
             await clock.sleep(every_s)
     finally:
         waiting = list(sending.values())

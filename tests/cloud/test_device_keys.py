@@ -399,3 +399,55 @@ def test_command_session_rules(db_url: str, tmp_path: Path) -> None:
                 )
             ).one()
         assert tuple(row) == ("", 0)
+
+
+def test_keys_that_lost_their_standing_are_asked_to_be_revoked_on_the_car(
+    db_url: str, tmp_path: Path
+) -> None:
+    with running_cloud(db_url, tmp_path) as cloud:
+        ada = person(cloud, "ada@example.org", "Ada")
+        bob = person(cloud, "bob@example.org", "Bob")
+        eve = person(cloud, "eve@example.org", "Eve")
+        put_car(cloud, ada)  # not connected: the test reports the car's answers itself
+        give_role(cloud, ada, bob, "guest", valid_until_us=now_us(cloud) + 48 * HOUR_US)
+        phone = Signer(cloud.clock)
+        _bob_key, bob_hex = browser_key()
+        _ada_key, ada_hex = browser_key()
+        assert register(cloud, bob, bob_hex).status_code == 201
+        assert register(cloud, ada, ada_hex).status_code == 201
+        revocations = f"/households/{ada.household_id}/key-revocations"
+
+        def answer(name: str, args: dict[str, Any], state: CommandState) -> None:
+            body = phone.body(name, args=args, ttl_s=30)
+            command_id = call(cloud, ada, "POST", f"/cars/{CAR}/commands", json=body).json()["id"]
+            cloud.ctx.commands.on_status(CAR, CommandStatus(command_id, state, "", now_us(cloud)))
+
+        for request in requests(cloud, ada):  # both keys enrolled on the car
+            answer("key.enroll", request["enroll_args"], CommandState.EXECUTED)
+        assert call(cloud, ada, "GET", revocations).json() == []
+
+        # Bob's role is taken back, Ada deletes her browser's key: both are to go from the car.
+        grant = f"/households/{ada.household_id}/cars/{CAR}/grants/{bob.user_id}"
+        assert call(cloud, ada, "DELETE", grant).status_code == 204
+        ada_kid = key_id(bytes.fromhex(ada_hex))
+        assert call(cloud, ada, "DELETE", f"/me/device-keys/{ada_kid}").status_code == 204
+        got = {r["user_id"]: r for r in call(cloud, ada, "GET", revocations).json()}
+        assert set(got) == {ada.user_id, bob.user_id}
+        bob_kid = key_id(bytes.fromhex(bob_hex))
+        assert got[bob.user_id]["revoke_args"] == {"key_id": bob_kid}
+        assert got[bob.user_id]["reason"] == "its person has no role for the car any more"
+        assert got[ada.user_id]["reason"] == "the key was revoked in the cloud"
+
+        # A revoke on its way is not asked for twice; once executed the key is gone for good.
+        body = phone.body("key.revoke", args={"key_id": bob_kid}, ttl_s=30)
+        command_id = call(cloud, ada, "POST", f"/cars/{CAR}/commands", json=body).json()["id"]
+        assert [r["key_id"] for r in call(cloud, ada, "GET", revocations).json()] == [ada_kid]
+        cloud.ctx.commands.on_status(
+            CAR, CommandStatus(command_id, CommandState.EXECUTED, "", now_us(cloud))
+        )
+        answer("key.revoke", {"key_id": ada_kid}, CommandState.EXECUTED)
+        assert call(cloud, ada, "GET", revocations).json() == []
+
+        # Only the owner sees them; for strangers the household does not exist.
+        assert call(cloud, bob, "GET", revocations).status_code == 403  # a member, not the owner
+        assert call(cloud, eve, "GET", revocations).status_code == 404

@@ -287,6 +287,100 @@ def key_requests(db: Connection, household_id: str, now_us: int) -> list[KeyRequ
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class RevokeRequest:
+    """A person's key that is enrolled on a household car but should no longer be: the key was
+    revoked in the cloud, or its person has no role for the car any more. What the owner's
+    signing device needs to sign ``key.revoke`` (see :meth:`revoke_args`)."""
+
+    key_id: str
+    label: str
+    user_id: str
+    email: str
+    car_id: str
+    reason: str  # in words, for the owner and the log
+
+    def revoke_args(self) -> dict[str, ArgValue]:
+        """The arguments of the ``key.revoke`` command that removes this key from the car."""
+        return {"key_id": self.key_id}
+
+
+def _on_car(
+    history: Iterable[_KeyCommand], car_id: str, key: DeviceKey, now_us: int
+) -> _Enrollment:
+    """The key as the car knows it (whatever the cloud says of the key): enrolled or not, a
+    ``key.revoke`` of it on its way, the car's last ``key.revoke`` of it refused for good."""
+    public_hex = key.public_key.hex()
+    enrolled = in_flight = refused = False
+    for command in history:
+        if command.car_id != car_id:
+            continue
+        if command.name == ENROLL and command.args.get("public_key") == public_hex:
+            if command.state == EXECUTED:
+                enrolled, refused = True, False
+        elif command.name == REVOKE and command.args.get("key_id") == key.key_id:
+            if command.state == EXECUTED:
+                enrolled = False
+            elif command.state in IN_FLIGHT:
+                in_flight = in_flight or command.expires_us > now_us
+            else:
+                refused = command.state == "rejected" and command.reason == REFUSED_FOR_GOOD
+    state = KeyState.ENROLLED if enrolled else KeyState.PENDING
+    return _Enrollment(state, in_flight, refused)
+
+
+def revoke_requests(db: Connection, household_id: str, now_us: int) -> list[RevokeRequest]:
+    """The keys the household's owner has to revoke on the household's cars: a person's key
+    enrolled on a car (by an executed ``key.enroll`` since the car joined) whose person revoked
+    it in the cloud or has no role for that car any more (a role taken back or run out, a
+    member who left). Keys with a ``key.revoke`` on its way, or refused by the car for good,
+    are left out. Ordered by car, person, key."""
+    roles = _household_roles(db, household_id, now_us)
+    car_ids = sorted({r.car_id for r in roles})
+    history = _key_commands(db, car_ids)
+    enrolled_hex = {
+        str(c.args.get("public_key")) for c in history if c.name == ENROLL and c.state == EXECUTED
+    }
+    if not enrolled_hex:
+        return []
+    keys = [
+        row_key(row)
+        for row in db.execute(
+            select(t.device_key)
+            .where(t.device_key.c.public_key.in_(sorted(enrolled_hex)))
+            .order_by(t.device_key.c.user_id, t.device_key.c.key_id)
+        )
+    ]
+    emails = dict(
+        db.execute(
+            select(t.user.c.id, t.user.c.email).where(t.user.c.id.in_({k.user_id for k in keys}))
+        ).all()
+    )
+    holding = {
+        (r.user_id, r.car_id)
+        for r in roles
+        if r.valid_until_us is None or r.valid_until_us > now_us
+    }
+    out = []
+    for car_id in car_ids:
+        for key in keys:
+            on_car = _on_car(history, car_id, key, now_us)
+            if on_car.state is not KeyState.ENROLLED or on_car.in_flight or on_car.refused:
+                continue
+            if not key.live:
+                reason = "the key was revoked in the cloud"
+            elif (key.user_id, car_id) not in holding:
+                reason = "its person has no role for the car any more"
+            else:
+                continue
+            out.append(
+                RevokeRequest(
+                    key.key_id, key.label, key.user_id, emails.get(key.user_id, ""), car_id, reason
+                )
+            )
+    return out
+
+
 # ── counters ───────────────────────────────────────────────────────────────────────────────
 
 

@@ -95,6 +95,28 @@ class DeviceKeyWithCars(DeviceKeyOut):
     cars: list[KeyOnCarOut] = Field(description="The key on each car you have a role for.")
 
 
+class RevokeRequestOut(BaseModel):
+    key_id: str
+    label: str
+    user_id: str
+    email: str
+    car_id: str
+    reason: str = Field(description="Why the key should go, in words.")
+    revoke_args: dict[str, str] = Field(description="The exact arguments of key.revoke to sign.")
+
+    @classmethod
+    def of(cls, request: device_keys.RevokeRequest) -> RevokeRequestOut:
+        return cls(
+            key_id=request.key_id,
+            label=request.label,
+            user_id=request.user_id,
+            email=request.email,
+            car_id=request.car_id,
+            reason=request.reason,
+            revoke_args=request.revoke_args(),
+        )
+
+
 class KeyRequestOut(BaseModel):
     key_id: str
     public_key: str
@@ -238,6 +260,25 @@ def key_requests(
         require_owner_of(db, household_id, caller.user_id, "see the keys waiting to be enrolled")
         requests = device_keys.key_requests(db, household_id, now_us(ctx))
     return [KeyRequestOut.of(r) for r in requests]
+
+
+@router.get(
+    "/households/{household_id}/key-revocations",
+    responses=error_responses(401, 403, 404),
+    summary="Keys to revoke on the household's cars (owner)",
+)
+def key_revocations(
+    household_id: HouseholdId, caller: Caller, request: Request
+) -> list[RevokeRequestOut]:
+    """Keys enrolled on a household car that should no longer be: revoked in the cloud, or
+    their person has no role for the car any more. The owner's signing device sends each car
+    an owner-signed key.revoke with the given arguments. Keys with a key.revoke on its way are
+    left out."""
+    ctx = context(request)
+    with ctx.db.connect() as db, domain_errors():
+        require_owner_of(db, household_id, caller.user_id, "see the keys to revoke")
+        requests = device_keys.revoke_requests(db, household_id, now_us(ctx))
+    return [RevokeRequestOut.of(r) for r in requests]
 
 
 @router.get(
