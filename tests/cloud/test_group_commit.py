@@ -50,7 +50,7 @@ def test_writes_queued_during_a_commit_share_the_next_transaction(db: CountingDa
             assert release.wait(10)
         return n * 10
 
-    commit = GroupCommit(db, write)
+    commit = GroupCommit(db, lambda c, items: [write(c, n) for n in items])
     results: dict[int, int] = {}
 
     def run(n: int) -> None:
@@ -86,7 +86,7 @@ def test_a_failing_write_fails_alone_and_the_group_is_retried_one_by_one(db: Dat
             assert release.wait(10)
         return n
 
-    commit = GroupCommit(db, write)
+    commit = GroupCommit(db, lambda c, items: [write(c, n) for n in items])
     outcome: dict[int, object] = {}
 
     def run(n: int) -> None:
@@ -111,7 +111,11 @@ def test_a_failing_write_fails_alone_and_the_group_is_retried_one_by_one(db: Dat
 
 
 def test_a_single_write_runs_in_its_own_transaction_and_returns_its_result(db: Database) -> None:
-    commit = GroupCommit(db, lambda c, n: c.execute(text("INSERT INTO item VALUES (:n)"), {"n": n}))
+    def write(c: Connection, items: list[int]) -> list[None]:
+        c.execute(text("INSERT INTO item VALUES (:n)"), [{"n": n} for n in items])
+        return [None] * len(items)
+
+    commit = GroupCommit(db, write)
     commit.run(1)
     commit.run(2)
     assert _count(db) == 2

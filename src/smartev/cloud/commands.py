@@ -124,7 +124,7 @@ class CommandRelay:
         # car id -> command ids sent over the car's current connection (not sent twice on it).
         self._sent: dict[str, set[str]] = {}
         self._waiters: dict[str, list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
-        self._states = GroupCommit(db, self._write_step)
+        self._states: GroupCommit[_Step, CommandUpdate | None] = GroupCommit(db, self._write_steps)
         with db.connect() as c:
             rows = c.execute(
                 select(t.command.c.id, t.command.c.car_id, t.command.c.expires_us).where(
@@ -310,6 +310,9 @@ class CommandRelay:
             if sent is not None:
                 sent.discard(command_id)
         self._changed(update)
+
+    def _write_steps(self, c: Connection, steps: list[_Step]) -> list[CommandUpdate | None]:
+        return [self._write_step(c, step) for step in steps]
 
     @staticmethod
     def _write_step(c: Connection, step: _Step) -> CommandUpdate | None:

@@ -33,11 +33,13 @@ class _Slot(Generic[Item, Result]):
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Run ``write(connection, item)`` for each item, grouping concurrent items in one
-    transaction. :meth:`run` blocks until its item is committed and returns what ``write``
-    returned for it (or raises what it raised)."""
+    """Write items that arrive together in one transaction: ``write(connection, items)`` gets
+    the group (in arrival order) and returns one result per item. :meth:`run` blocks until its
+    item is committed and returns its result (or raises what writing it raised)."""
 
-    def __init__(self, db: Database, write: Callable[[Connection, Item], Result]) -> None:
+    def __init__(
+        self, db: Database, write: Callable[[Connection, list[Item]], list[Result]]
+    ) -> None:
         self._db = db
         self._write = write
         self._guard = threading.Lock()
@@ -70,7 +72,7 @@ class GroupCommit(Generic[Item, Result]):
     def _write_group(self, group: list[_Slot[Item, Result]]) -> None:
         try:
             with self._db.begin() as conn:
-                results = [self._write(conn, slot.item) for slot in group]
+                results = self._write(conn, [slot.item for slot in group])
             for slot, result in zip(group, results, strict=True):
                 slot.result = result
         except Exception as exc:
@@ -80,7 +82,7 @@ class GroupCommit(Generic[Item, Result]):
                 for slot in group:
                     try:
                         with self._db.begin() as conn:
-                            slot.result = self._write(conn, slot.item)
+                            [slot.result] = self._write(conn, [slot.item])
                     except Exception as single:
                         slot.error = single
         finally:

@@ -44,12 +44,13 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Final, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from smartev.cloud import derived
 from smartev.cloud import schema as t
 from smartev.cloud.db import Database
+from smartev.cloud.group_commit import GroupCommit
 from smartev.cloud.rollup import accumulate
 from smartev.cloud.rollup import rows as rollup_rows
 from smartev.cloud.session_records import SessionEvent
@@ -154,9 +155,7 @@ class SqlTelemetryStore:
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
         self._writer = IngestWriter(db.backend)
-        self._queue: list[Batch] = []
-        self._queue_guard = threading.Lock()
-        self._writing = False  # a thread is writing a group (guarded by _queue_guard)
+        self._groups: GroupCommit[Batch, None] = GroupCommit(db, self._write_batches)
         self._db_errors: tuple[type[BaseException], ...] = (
             SQLAlchemyError,
             db.engine.dialect.loaded_dbapi.Error,
@@ -336,48 +335,13 @@ class SqlTelemetryStore:
     # --- group commit ---------------------------------------------------------------------------
 
     def _commit(self, batch: Batch) -> None:
-        """Write the batch, together with any others queued meanwhile; raise its error if any.
+        """Write the batch, together with the batches of other cars queued meanwhile (one
+        transaction, one disk flush: :class:`GroupCommit`); raise its error if any."""
+        self._groups.run(batch)
 
-        One thread at a time writes: it takes everything queued, writes it in one commit, and
-        hands the turn to the thread of the oldest batch queued meanwhile (or frees it). Every
-        other thread sleeps on its own batch's event until its batch is written or it is handed
-        the turn: no convoy of threads passing a lock around while they wait for the disk.
-        """
-        with self._queue_guard:
-            self._queue.append(batch)
-            leading = not self._writing
-            self._writing = True
-        if not leading:
-            batch.wake.wait()
-        if not batch.done:  # this thread writes the next group (its batch among it)
-            with self._queue_guard:
-                group, self._queue = self._queue, []
-            self._write_group(group)
-            with self._queue_guard:
-                if self._queue:
-                    self._queue[0].wake.set()  # that batch's thread writes the next group
-                else:
-                    self._writing = False
-        if batch.error is not None:
-            raise batch.error
-
-    def _write_group(self, group: list[Batch]) -> None:
-        try:
-            with self.db.begin() as conn:
-                self._writer.write(conn, group)
-        except Exception as exc:
-            if len(group) == 1:
-                group[0].error = exc
-            else:  # one car's failure must not fail the others: write each on its own
-                for batch in group:
-                    try:
-                        with self.db.begin() as conn:
-                            self._writer.write(conn, [batch])
-                    except Exception as single:
-                        batch.error = single
-        for batch in group:
-            batch.done = True
-            batch.wake.set()
+    def _write_batches(self, conn: Connection, group: list[Batch]) -> list[None]:
+        self._writer.write(conn, group)
+        return [None] * len(group)
 
     # --- silence --------------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -85,10 +84,6 @@ class Batch:
     # Set when written:
     written: Derived = derived.NOTHING
     new_open_state_id: str | None = None
-    done: bool = False
-    error: BaseException | None = None
-    # Set when the batch is written, or when its thread is to write the next group.
-    wake: threading.Event = field(default_factory=threading.Event)
 
 
 # PostgreSQL takes a statement's rows as one array per column (``unnest``): one statement and one
