@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 
 from smartev.cloud import schema as t
 from smartev.cloud.access import CarRole, visible_cars
 from smartev.cloud.db import Database
 from smartev.cloud.key_registration import DeviceKey, row_key
-from smartev.link.signing import ArgValue, EnvelopeError, KeyAlgorithm, decode_envelope
+from smartev.link.signing import ArgValue, KeyAlgorithm
 from smartev.vehicle.command_table import key_enroll_args
 from smartev.vehicle.keyring import Role
 
@@ -143,39 +143,49 @@ def _key_commands(db: Connection, car_ids: Sequence[str]) -> list[_KeyCommand]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Enrollment:
-    state: KeyState
-    in_flight: bool  # a key.enroll of it is on its way to the car
-    refused: bool  # the car rejected its latest key.enroll for good
+class _OnCar:
+    """One key as one car's stored key commands left it."""
+
+    enrolled: bool  # a key.enroll of it was executed
+    revoked: bool  # a key.revoke of it was executed after that: the car never takes it back
+    enrolling: bool  # a key.enroll of it is on its way to the car
+    enroll_refused: bool  # the car rejected its latest key.enroll for good
+    revoking: bool  # a key.revoke of it is on its way to the car
+    revoke_refused: bool  # the car rejected its latest key.revoke for good
+
+    def state(self, key: DeviceKey) -> KeyState:
+        """What the key's person is told: revoked on the car or here, enrolled, or pending."""
+        if self.revoked or not key.live:
+            return KeyState.REVOKED
+        return KeyState.ENROLLED if self.enrolled else KeyState.PENDING
 
 
-def _enrollment(
-    history: Iterable[_KeyCommand], car_id: str, key: DeviceKey, now_us: int
-) -> _Enrollment:
+def _on_car(history: Iterable[_KeyCommand], car_id: str, key: DeviceKey, now_us: int) -> _OnCar:
     public_hex = key.public_key.hex()
-    state = KeyState.PENDING
-    in_flight = refused = False
+    enrolled = revoked = enrolling = revoking = enroll_refused = revoke_refused = False
     for command in history:
         if command.car_id != car_id:
             continue
         if command.name == ENROLL and command.args.get("public_key") == public_hex:
-            if command.state == EXECUTED:
-                state = KeyState.ENROLLED if state is KeyState.PENDING else state
-                refused = False
-            elif command.state in IN_FLIGHT:
-                in_flight = in_flight or command.expires_us > now_us
-            else:
-                refused = command.state == "rejected" and command.reason == REFUSED_FOR_GOOD
-        elif (
-            command.name == REVOKE
-            and command.args.get("key_id") == key.key_id
-            and command.state == EXECUTED
-            and state is KeyState.ENROLLED
-        ):
-            state = KeyState.REVOKED
-    if not key.live:
-        state = KeyState.REVOKED
-    return _Enrollment(state, in_flight, refused)
+            is_enroll = True
+        elif command.name == REVOKE and command.args.get("key_id") == key.key_id:
+            is_enroll = False
+        else:
+            continue
+        executed = command.state == EXECUTED
+        on_its_way = command.state in IN_FLIGHT and command.expires_us > now_us
+        for_good = command.state == "rejected" and command.reason == REFUSED_FOR_GOOD
+        if is_enroll:
+            enrolled = enrolled or executed
+            enrolling = enrolling or on_its_way
+            if executed or command.state not in IN_FLIGHT:
+                enroll_refused = for_good
+        else:
+            revoked = revoked or (executed and enrolled)
+            revoking = revoking or on_its_way
+            if executed or command.state not in IN_FLIGHT:
+                revoke_refused = for_good
+    return _OnCar(enrolled, revoked, enrolling, enroll_refused, revoking, revoke_refused)
 
 
 def car_states(
@@ -186,7 +196,7 @@ def car_states(
     history = _key_commands(db, [a.car_id for a in cars])
     return {
         key.key_id: [
-            CarKeyState(a.car_id, a.role, _enrollment(history, a.car_id, key, now_us).state)
+            CarKeyState(a.car_id, a.role, _on_car(history, a.car_id, key, now_us).state(key))
             for a in cars
         ]
         for key in keys
@@ -265,10 +275,10 @@ def key_requests(db: Connection, household_id: str, now_us: int) -> list[KeyRequ
     out = []
     for role in sorted(roles, key=lambda r: (r.user_id, r.car_id)):
         for key in keys.get(role.user_id, ()):
-            enrollment = _enrollment(history, role.car_id, key, now_us)
-            if enrollment.state is not KeyState.PENDING or enrollment.in_flight:
+            on_car = _on_car(history, role.car_id, key, now_us)
+            if on_car.state(key) is not KeyState.PENDING or on_car.enrolling:
                 continue
-            if enrollment.refused:
+            if on_car.enroll_refused:
                 continue
             out.append(
                 KeyRequest(
@@ -303,30 +313,6 @@ class RevokeRequest:
     def revoke_args(self) -> dict[str, ArgValue]:
         """The arguments of the ``key.revoke`` command that removes this key from the car."""
         return {"key_id": self.key_id}
-
-
-def _on_car(
-    history: Iterable[_KeyCommand], car_id: str, key: DeviceKey, now_us: int
-) -> _Enrollment:
-    """The key as the car knows it (whatever the cloud says of the key): enrolled or not, a
-    ``key.revoke`` of it on its way, the car's last ``key.revoke`` of it refused for good."""
-    public_hex = key.public_key.hex()
-    enrolled = in_flight = refused = False
-    for command in history:
-        if command.car_id != car_id:
-            continue
-        if command.name == ENROLL and command.args.get("public_key") == public_hex:
-            if command.state == EXECUTED:
-                enrolled, refused = True, False
-        elif command.name == REVOKE and command.args.get("key_id") == key.key_id:
-            if command.state == EXECUTED:
-                enrolled = False
-            elif command.state in IN_FLIGHT:
-                in_flight = in_flight or command.expires_us > now_us
-            else:
-                refused = command.state == "rejected" and command.reason == REFUSED_FOR_GOOD
-    state = KeyState.ENROLLED if enrolled else KeyState.PENDING
-    return _Enrollment(state, in_flight, refused)
 
 
 def revoke_requests(db: Connection, household_id: str, now_us: int) -> list[RevokeRequest]:
@@ -365,7 +351,7 @@ def revoke_requests(db: Connection, household_id: str, now_us: int) -> list[Revo
     for car_id in car_ids:
         for key in keys:
             on_car = _on_car(history, car_id, key, now_us)
-            if on_car.state is not KeyState.ENROLLED or on_car.in_flight or on_car.refused:
+            if not on_car.enrolled or on_car.revoked or on_car.revoking or on_car.revoke_refused:
                 continue
             if not key.live:
                 reason = "the key was revoked in the cloud"
@@ -385,29 +371,10 @@ def revoke_requests(db: Connection, household_id: str, now_us: int) -> list[Revo
 
 
 def last_counter(database: Database, car_id: str, kid: str) -> int:
-    """The highest counter among the stored commands of the car signed by the key (0: none).
-
-    The relay stores each command's key and counter with it; commands stored before those
-    columns existed (migration 0003) have them read from their envelopes here, once."""
+    """The highest counter among the stored commands of the car signed by the key (0: none):
+    the relay stores each command's key and counter with it (migration 0003 read them out of
+    the envelopes stored before)."""
     c = t.command.c
-    with database.connect() as db:
-        unread = db.execute(
-            select(c.id, c.envelope).where(c.car_id == car_id, c.key_id.is_(None))
-        ).all()
-    if unread:
-        with database.begin() as db:
-            for row in unread:
-                try:
-                    command = decode_envelope(bytes(row.envelope)).command
-                    values: dict[str, object] = {
-                        "key_id": command.key_id,
-                        "counter": command.counter,
-                    }
-                except EnvelopeError:
-                    values = {"key_id": "", "counter": 0}
-                db.execute(
-                    update(t.command).where(c.id == row.id, c.key_id.is_(None)).values(**values)
-                )
     with database.connect() as db:
         highest = db.execute(
             select(func.max(c.counter)).where(c.car_id == car_id, c.key_id == kid)
