@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from smartev.cloud import device_keys, key_registration
 from smartev.cloud import schema as t
@@ -374,31 +374,6 @@ def test_command_session_rules(db_url: str, tmp_path: Path) -> None:
         assert session(bob, "not-a-key").status_code == 422
         r = call(cloud, bob, "GET", f"/cars/{CAR}/command-session")
         assert r.status_code == 422
-
-        # Commands stored before the key index existed (or unreadable) are read once, then kept.
-        with cloud.ctx.db.begin() as db:
-            db.execute(
-                insert(t.command).values(
-                    id="cmd_unreadable",
-                    car_id=CAR,
-                    user_id=ada.user_id,
-                    name="door.lock",
-                    args="{}",
-                    envelope=b"\x00",
-                    expires_us=now_us(cloud),
-                    created_us=now_us(cloud),
-                    state="expired",
-                    pending=False,
-                )
-            )
-        assert session(ada, keys[ada.user_id]).json()["last_counter"] == 0
-        with cloud.ctx.db.connect() as db:
-            row = db.execute(
-                select(t.command.c.key_id, t.command.c.counter).where(
-                    t.command.c.id == "cmd_unreadable"
-                )
-            ).one()
-        assert tuple(row) == ("", 0)
 
 
 def test_keys_that_lost_their_standing_are_asked_to_be_revoked_on_the_car(

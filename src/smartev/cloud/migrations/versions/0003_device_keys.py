@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from smartev.link.signing import EnvelopeError, decode_envelope
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -35,12 +37,26 @@ def upgrade() -> None:
     with op.batch_alter_table("device_key", schema=None) as batch_op:
         batch_op.create_index("ix_device_key_user", ["user_id"], unique=False)
 
-    # Existing commands keep None here: smartev.cloud.device_keys reads their envelopes the
-    # first time a device asks for its counter on their car.
     with op.batch_alter_table("command", schema=None) as batch_op:
         batch_op.add_column(sa.Column("key_id", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("counter", sa.BigInteger(), nullable=True))
         batch_op.create_index("ix_command_car_key", ["car_id", "key_id"], unique=False)
+    # Commands stored before: their key and counter read out of their envelopes, once.
+    command = sa.table(
+        "command",
+        sa.column("id", sa.String),
+        sa.column("envelope", sa.LargeBinary),
+        sa.column("key_id", sa.String),
+        sa.column("counter", sa.BigInteger),
+    )
+    bind = op.get_bind()
+    for row in bind.execute(sa.select(command.c.id, command.c.envelope)).all():
+        try:
+            signed = decode_envelope(bytes(row.envelope)).command
+            values: dict[str, object] = {"key_id": signed.key_id, "counter": signed.counter}
+        except EnvelopeError:  # not a relay's envelope: no key to count for
+            values = {"key_id": "", "counter": 0}
+        bind.execute(sa.update(command).where(command.c.id == row.id).values(**values))
 
 
 def downgrade() -> None:
