@@ -44,7 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from smartev.cloud.access import CarAccess, CarRole, Scope, may_see_signal, visible_cars
 from smartev.cloud.command_reasons import reason_text
@@ -108,6 +108,8 @@ class DeviceChange:
 
 # A waiting device message in a subscriber's queue: (household id, device id).
 _DeviceKey = tuple[str, str]
+_Key = TypeVar("_Key", str, _DeviceKey)  # what a coalesced message waits under
+_Value = TypeVar("_Value", LiveSignal, DeviceChange)  # a value with its time, by name
 
 
 class Subscriber:
@@ -145,29 +147,29 @@ class Subscriber:
 
     def push_state(self, car_id: str, signals: Iterable[LiveSignal]) -> None:
         """Queue new values of a car, merged into its waiting state message if there is one."""
-        waiting = self._states.get(car_id)
-        if waiting is None:
-            waiting = self._states[car_id] = {}
-            self._queue.append(car_id)
-        for signal in signals:
-            old = waiting.get(signal.path)
-            if old is None or signal.ts_us >= old.ts_us:
-                waiting[signal.path] = signal
-        self.wakeup.set()
+        self._merge(self._states, car_id, ((signal.path, signal) for signal in signals))
 
     def push_device(
         self, household_id: str, device_id: str, changes: Iterable[DeviceChange]
     ) -> None:
         """Queue a home device's new values, merged into its waiting message if there is one."""
-        key = (household_id, device_id)
-        waiting = self._devices.get(key)
+        self._merge(self._devices, (household_id, device_id), ((c.ref, c) for c in changes))
+
+    def _merge(
+        self,
+        waiting_by_key: dict[_Key, dict[str, _Value]],
+        key: _Key,
+        values: Iterable[tuple[str, _Value]],
+    ) -> None:
+        """Coalesce: the newest value per name waits under ``key``, queued once."""
+        waiting = waiting_by_key.get(key)
         if waiting is None:
-            waiting = self._devices[key] = {}
+            waiting = waiting_by_key[key] = {}
             self._queue.append(key)
-        for change in changes:
-            old = waiting.get(change.ref)
-            if old is None or change.ts_us >= old.ts_us:
-                waiting[change.ref] = change
+        for name, value in values:
+            old = waiting.get(name)
+            if old is None or value.ts_us >= old.ts_us:
+                waiting[name] = value
         self.wakeup.set()
 
     def pop(self) -> Message | None:
